@@ -1,0 +1,62 @@
+# The two commands of the README: `make book` and `make test` (plus `make lab`).
+# Everything runs from a virtual environment in .venv, created from requirements.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.requirements-installed
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_static/mathjax/tex-chtml.js
+
+# TensorFlow's C++ start-up logging (CUDA probing, oneDNN notices) is noise in notebooks.
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export PYTHONHASHSEED ?= 0
+
+.PHONY: book test unit notebooks smoke-book lab venv clean clean-smoke
+
+## book: execute every notebook at full size and build the site into _build/html
+book: $(STAMP) $(MATHJAX)
+	@start=$$(date +%s); \
+	$(BIN)/jupyter-book build . || exit 1; \
+	echo "Built in $$(( $$(date +%s) - start )) s. Open: $(CURDIR)/_build/html/index.html"
+
+## test: unit tests + every notebook in smoke mode under nbval + a -W smoke build
+test: $(STAMP) $(MATHJAX)
+	SMOKE_TEST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+	$(MAKE) --no-print-directory smoke-book
+
+## smoke-book: warning-free book build in smoke mode, in its own folder and cache
+smoke-book: $(STAMP) $(MATHJAX)
+	SMOKE_TEST=1 $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
+	@echo "Smoke build (not for publishing): $(CURDIR)/_build/smoke/_build/html/index.html"
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+## lab: JupyterLab on the notebooks
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+# MathJax is served with the site so that formulas render offline (no CDN).
+$(MATHJAX):
+	rm -rf book/_static/mathjax .mathjax-tmp && mkdir -p .mathjax-tmp book/_static/mathjax
+	cd .mathjax-tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	tar xzf .mathjax-tmp/mathjax-$(MATHJAX_VERSION).tgz -C .mathjax-tmp \
+	    package/es5/tex-chtml.js package/es5/input package/es5/output/chtml package/es5/ui \
+	    package/es5/a11y package/es5/sre
+	cp -r .mathjax-tmp/package/es5/. book/_static/mathjax/
+	rm -rf .mathjax-tmp
+
+clean-smoke:
+	rm -rf _build/smoke
+
+clean:
+	rm -rf _build

@@ -1,0 +1,72 @@
+"""Argument and input checks shared by the package: one clear ValueError per mistake."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def positive_int(name: str, value) -> int:
+    """Return `value` as an int, or raise naming the argument and the value received."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}.")
+    return int(value)
+
+
+def positive_ints(name: str, values) -> tuple[int, ...]:
+    """A tuple of positive ints (an empty tuple is allowed)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of positive integers, got {name}={values!r}.")
+    values = tuple(values)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+            raise ValueError(
+                f"{name} must contain positive integers only, got {name}={values!r}.")
+    return tuple(int(v) for v in values)
+
+
+def shape(name: str, value) -> tuple[int, ...]:
+    """A non-empty sample shape such as (784,) or (28, 28, 1)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        dims = positive_ints(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be a tuple of positive integers such as (28, 28, 1), "
+                         f"got {name}={value!r}.") from None
+    if not dims:
+        raise ValueError(f"{name} must not be empty, got {name}={value!r}.")
+    return dims
+
+
+def probability(name: str, value, *, closed_low=True, closed_high=False) -> float:
+    """A float in [0, 1) by default."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {name}={value!r}.")
+    low_ok = value >= 0 if closed_low else value > 0
+    high_ok = value <= 1 if closed_high else value < 1
+    if not (low_ok and high_ok):
+        interval = ("[" if closed_low else "(") + "0, 1" + ("]" if closed_high else ")")
+        raise ValueError(f"{name} must be in {interval}, got {name}={value!r}.")
+    return float(value)
+
+
+def non_negative(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {name}={value!r}.")
+    return float(value)
+
+
+def batch(name: str, x, sample_shape: tuple[int, ...]) -> np.ndarray:
+    """A finite float32 batch whose samples have `sample_shape`."""
+    x = np.asarray(x)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} must be a numeric array, got dtype {x.dtype}.")
+    if x.shape[1:] != tuple(sample_shape):
+        raise ValueError(f"{name} must have shape (n, {', '.join(map(str, sample_shape))}) "
+                         f"for this model, got {x.shape}.")
+    x = x.astype("float32", copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or clip the data first.")
+    return x

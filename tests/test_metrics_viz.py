@@ -1,0 +1,85 @@
+import keras
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import aecore
+from aecore.metrics import mse_per_sample
+
+
+class Constant(keras.Model):
+    """A stand-in 'autoencoder' that always outputs 0.5: its errors are known exactly."""
+
+    sample_shape = (2, 2, 1)
+
+    def call(self, x):
+        return keras.ops.ones_like(x) * 0.5
+
+
+def test_reconstruction_error_is_one_mse_per_sample():
+    x = np.stack([np.zeros((2, 2, 1)), np.ones((2, 2, 1)), np.full((2, 2, 1), 0.5)])
+    x[2, 0, 0, 0] = 1.0
+    errors = aecore.reconstruction_error(Constant(), x.astype("float32"))
+    assert errors.shape == (3,) and errors.dtype == np.float64
+    np.testing.assert_allclose(errors, [0.25, 0.25, 0.0625])
+
+
+def test_reconstruction_error_of_a_trained_model_matches_numpy(digits):
+    model = aecore.models.DenseAutoencoder(input_shape=digits.input_shape, latent_dim=4)
+    x = digits.x_test[:20]
+    expected = ((x - model.reconstruct(x)) ** 2).reshape(20, -1).mean(axis=1)
+    np.testing.assert_allclose(aecore.reconstruction_error(model, x), expected, rtol=1e-5)
+
+
+def test_reconstruction_error_rejects_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        aecore.reconstruction_error(Constant(), np.zeros((3, 4), "float32"))
+    with pytest.raises(ValueError, match="NaN"):
+        aecore.reconstruction_error(Constant(), np.full((1, 2, 2, 1), np.nan, "float32"))
+    with pytest.raises(ValueError, match="empty"):
+        aecore.reconstruction_error(Constant(), np.zeros((0, 2, 2, 1), "float32"))
+
+
+def test_mse_per_sample_checks_shapes():
+    np.testing.assert_allclose(mse_per_sample(np.zeros((2, 3)), np.ones((2, 3))), [1.0, 1.0])
+    with pytest.raises(ValueError, match="same shape"):
+        mse_per_sample(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_reconstruction_grid_has_two_rows_of_images(rng):
+    x = rng.random((12, 28, 28, 1))
+    fig = aecore.viz.reconstruction_grid(x, x * 0.5, n=5)
+    assert isinstance(fig, Figure)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 10
+    assert [ax.get_ylabel() for ax in visible if ax.get_ylabel()] == ["original", "reconstruction"]
+    np.testing.assert_allclose(visible[5].images[0].get_array(), x[0, ..., 0] * 0.5)
+
+
+def test_image_grid_accepts_flat_square_images(rng):
+    fig = aecore.viz.image_grid(rng.random((7, 64)), ncols=4)
+    assert sum(ax.get_visible() for ax in fig.axes) == 7
+    assert fig.axes[0].images[0].get_array().shape == (8, 8)
+    with pytest.raises(ValueError, match="square"):
+        aecore.viz.image_grid(rng.random((3, 10)))
+
+
+def test_training_curves_one_panel_per_metric():
+    logs = {"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0], "kl": [1.0, 0.5, 0.2]}
+    fig = aecore.viz.training_curves(logs)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
+    np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), [3.5, 2.5, 2.0])
+    with pytest.raises(ValueError, match="no metric"):
+        aecore.viz.training_curves(logs, keys=["accuracy"])
+    with pytest.raises(ValueError, match="did fit"):
+        aecore.viz.training_curves({})
+
+
+def test_smoke_mode_reads_the_environment(monkeypatch):
+    for value, expected in [("1", True), ("yes", True), ("", False), ("0", False),
+                            ("false", False)]:
+        monkeypatch.setenv("SMOKE_TEST", value)
+        assert aecore.train.smoke_mode() is expected
+    monkeypatch.delenv("SMOKE_TEST")
+    assert aecore.train.smoke_mode() is False
