@@ -197,3 +197,15 @@ def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
         y_test=np.asarray(y_test[:limit], dtype=np.int64),
         class_names=class_names,
     )
+
+
+def corrupt(x, kind="gaussian", level=0.3, seed=None) -> np.ndarray:
+    """A corrupted copy of images in [0, 1], with the same noise a `DenoisingAutoencoder`
+    trains with: ``"gaussian"`` (std `level`, clipped), ``"masking"`` or ``"salt_pepper"``
+    (a fraction `level` of the values). Use it to make a fixed noisy test set."""
+    from keras import ops
+
+    from aecore.models.layers import Corruption
+
+    x = np.asarray(x, dtype=np.float32)
+    return ops.convert_to_numpy(Corruption(kind, level, seed=seed)(x, training=True))

@@ -30,3 +30,31 @@ def mse_per_sample(x, x_hat) -> np.ndarray:
     if x.shape != x_hat.shape:
         raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}.")
     return np.mean((x - x_hat).reshape(len(x), -1) ** 2, axis=1)
+
+
+def psnr(x, x_hat, data_range=1.0) -> np.ndarray:
+    """Peak signal-to-noise ratio per sample, in dB: ``10 log10(data_range^2 / MSE)``.
+
+    Higher is better; +6 dB is roughly half the error amplitude. A perfect reconstruction
+    gives ``inf``.
+    """
+    mse = mse_per_sample(x, x_hat)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(data_range ** 2 / mse)
+
+
+def code_activity(z, dead_threshold=0.01) -> dict:
+    """How sparse is a code? For codes ``z`` of shape ``(n, latent_dim)``:
+
+    - ``mean_activation``: the mean of ``z`` over samples and units (compare with a sparse
+      autoencoder's target rho);
+    - ``active_fraction``: the fraction of values above `dead_threshold`;
+    - ``dead_fraction``: the fraction of units never above `dead_threshold` on these samples.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or len(z) == 0:
+        raise ValueError(f"z must be codes of shape (n, latent_dim) with n > 0, got {z.shape}.")
+    active = z > dead_threshold
+    return {"mean_activation": float(z.mean()),
+            "active_fraction": float(active.mean()),
+            "dead_fraction": float((~active.any(axis=0)).mean())}

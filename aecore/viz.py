@@ -1,15 +1,25 @@
 """Figures for the book. Every helper returns a `matplotlib.figure.Figure` and shows nothing.
 
-The figures are built without pyplot, so a notebook displays each exactly once (as the
-value of its cell) and no global figure state leaks between cells.
+The figures are built without pyplot, so no global figure state leaks between cells, and a
+notebook shows each figure exactly once: as the value of its cell, through `_repr_png_`.
 """
 
 from __future__ import annotations
 
+import io
 import math
 
+import matplotlib.figure
 import numpy as np
-from matplotlib.figure import Figure
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that Jupyter displays as PNG without pyplot or ``%matplotlib``."""
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def _as_images(x, name="x") -> np.ndarray:
@@ -94,4 +104,41 @@ def training_curves(history, *, keys=None, logy=False) -> Figure:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
+    return fig
+
+
+# Okabe & Ito's palette (readable with the common colour-vision deficiencies) plus two greys.
+CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
+                "#D55E00", "#CC79A7", "#000000", "#999999", "#6B3E26")
+CLASS_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def latent_scatter(z, labels, class_names=None, *, title=None, ax_size=5.0, max_points=5000,
+                   seed=0) -> Figure:
+    """2-D codes as points coloured (and shaped) by class.
+
+    Colours and markers both encode the class, so the plot reads without colour vision too.
+    At most `max_points` points (a fixed random subset) keep the figure light.
+    """
+    z, labels = np.asarray(z), np.asarray(labels)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape (n, 2) for a scatter plot, got {z.shape}; "
+                         "project it to 2-D first (e.g. with PCA).")
+    if len(labels) != len(z):
+        raise ValueError(f"labels must have one entry per code: {len(labels)} != {len(z)}.")
+    if len(z) > max_points:
+        keep = np.random.default_rng(seed).choice(len(z), max_points, replace=False)
+        z, labels = z[keep], labels[keep]
+    fig = Figure(figsize=(ax_size + 2.2, ax_size), layout="constrained")
+    ax = fig.subplots()
+    for k in np.unique(labels):
+        pts = z[labels == k]
+        name = class_names[k] if class_names is not None else str(k)
+        ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.6, label=name,
+                   color=CLASS_COLORS[k % len(CLASS_COLORS)],
+                   marker=CLASS_MARKERS[k % len(CLASS_MARKERS)], linewidths=0)
+    ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2.5, frameon=False)
     return fig

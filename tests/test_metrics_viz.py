@@ -54,6 +54,7 @@ def test_reconstruction_grid_has_two_rows_of_images(rng):
     assert len(visible) == 10
     assert [ax.get_ylabel() for ax in visible if ax.get_ylabel()] == ["original", "reconstruction"]
     np.testing.assert_allclose(visible[5].images[0].get_array(), x[0, ..., 0] * 0.5)
+    assert fig._repr_png_().startswith(b"\x89PNG")  # what a notebook displays
 
 
 def test_image_grid_accepts_flat_square_images(rng):

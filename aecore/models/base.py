@@ -33,11 +33,19 @@ class Autoencoder(keras.Model):
         super().__init__(**kwargs)
         self.sample_shape = _checks.shape("input_shape", input_shape)
         self.latent_dim = _checks.positive_int("latent_dim", latent_dim)
+        self.build_extras()
         self.encoder = self.build_encoder()
         self.decoder = self.build_decoder()
         self.build((None, *self.sample_shape))  # both halves exist: the weights are ready
 
     # -- what subclasses define --------------------------------------------------------
+    def build_extras(self) -> None:
+        """Create any further layers or metrics (a noise layer, a sampler, loss trackers).
+
+        Called before the encoder and decoder are built; Keras locks a model's state once it
+        is built, so anything with state must be created here, not after `__init__`.
+        """
+
     def build_encoder(self) -> keras.Model:
         """Return the encoder, a built model mapping ``x`` to ``z``."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_encoder().")
