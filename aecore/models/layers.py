@@ -31,6 +31,7 @@ class Corruption(keras.layers.Layer):
                       else _checks.probability("level", level, closed_high=True))
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True  # no weights: nothing to build
 
     def call(self, x, training=None):
         if not training or self.level == 0:
@@ -59,6 +60,7 @@ class Sampling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True  # no weights: nothing to build
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
