@@ -35,8 +35,8 @@ def fit(model, x, y=None, *, epochs, batch_size=256, validation_data=None, backu
     ``verbose=2`` prints one line per epoch, which reads well in a rendered notebook.
     """
     callbacks = list(callbacks)
-    if backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
+    if backup_dir is not None:  # first, so an epoch is saved before other callbacks run
+        callbacks.insert(0, keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
     start = time.perf_counter()
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size,
                         validation_data=validation_data, verbose=verbose,
