@@ -58,3 +58,21 @@ def code_activity(z, dead_threshold=0.01) -> dict:
     return {"mean_activation": float(z.mean()),
             "active_fraction": float(active.mean()),
             "dead_fraction": float((~active.any(axis=0)).mean())}
+
+
+def ssim(x, x_hat, data_range=1.0) -> np.ndarray:
+    """Structural similarity per image (scikit-image's SSIM, 7x7 windows), in [-1, 1].
+
+    `x` and `x_hat` are images of shape ``(n, h, w)`` or ``(n, h, w, 1)``.
+    """
+    from skimage.metrics import structural_similarity
+
+    x, x_hat = np.asarray(x, dtype=np.float64), np.asarray(x_hat, dtype=np.float64)
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}.")
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x, x_hat = x[..., 0], x_hat[..., 0]
+    if x.ndim != 3:
+        raise ValueError(f"ssim needs images (n, h, w) or (n, h, w, 1), got {x.shape}.")
+    return np.array([structural_similarity(a, b, data_range=data_range)
+                     for a, b in zip(x, x_hat)])

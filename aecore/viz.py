@@ -142,3 +142,72 @@ def latent_scatter(z, labels, class_names=None, *, title=None, ax_size=5.0, max_
         ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2.5, frameon=False)
     return fig
+
+
+def line_chart(x, series, *, xlabel, ylabel, logx=False, logy=False, title=None,
+               hlines=None) -> Figure:
+    """One line per entry of `series` ({label: y values at `x`}); `hlines` ({label: y}) adds
+    dotted reference lines, e.g. a published baseline."""
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for i, (label, y) in enumerate(series.items()):
+        ax.plot(x, y, marker=CLASS_MARKERS[i % len(CLASS_MARKERS)], label=label,
+                color=CLASS_COLORS[(i + 4) % len(CLASS_COLORS)])
+    for i, (label, y) in enumerate((hlines or {}).items()):
+        ax.axhline(y, linestyle=":", color=CLASS_COLORS[(i + 8) % len(CLASS_COLORS)], label=label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel), ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def roc_pr_curves(y_true, scores) -> Figure:
+    """ROC and precision-recall curves of several detectors ({label: scores}), anomalies = 1."""
+    from sklearn.metrics import (auc, average_precision_score, precision_recall_curve,
+                                 roc_curve)
+
+    fig = Figure(figsize=(10.0, 4.2), layout="constrained")
+    roc_ax, pr_ax = fig.subplots(1, 2)
+    for i, (label, s) in enumerate(scores.items()):
+        color = CLASS_COLORS[(i + 4) % len(CLASS_COLORS)]
+        fpr, tpr, _ = roc_curve(y_true, s)
+        roc_ax.plot(fpr, tpr, color=color, label=f"{label} (AUROC {auc(fpr, tpr):.3f})")
+        precision, recall, _ = precision_recall_curve(y_true, s)
+        pr_ax.plot(recall, precision, color=color,
+                   label=f"{label} (AP {average_precision_score(y_true, s):.3f})")
+    roc_ax.plot([0, 1], [0, 1], ":", color="#999999")
+    roc_ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="ROC")
+    pr_ax.axhline(np.mean(y_true), linestyle=":", color="#999999")
+    pr_ax.set(xlabel="recall (anomalies)", ylabel="precision (anomalies)",
+              title="Precision-recall")
+    for ax in (roc_ax, pr_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left" if ax is pr_ax else "lower right", fontsize=8)
+    return fig
+
+
+def latent_grid(decode, *, n=15, span=3.0, image_shape=None) -> Figure:
+    """Decode an ``n x n`` grid of 2-D codes covering ``[-span, span]^2`` (for a VAE, the
+    region where the prior N(0, I) puts most of its mass) into one image mosaic.
+
+    Args:
+        decode: a function from codes ``(m, 2)`` to images, e.g. ``model.decode``.
+    """
+    axis = np.linspace(-span, span, n, dtype=np.float32)
+    z = np.array([[a, b] for b in axis[::-1] for a in axis], dtype=np.float32)  # rows: z2 down
+    images = _as_images(decode(z), "decoded images")
+    h, w = images.shape[1:]
+    mosaic = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    fig = Figure(figsize=(6.5, 6.5), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1,
+              extent=(-span - (axis[1] - axis[0]) / 2, span + (axis[1] - axis[0]) / 2,
+                      -span - (axis[1] - axis[0]) / 2, span + (axis[1] - axis[0]) / 2))
+    ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
+    return fig
