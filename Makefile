@@ -12,7 +12,7 @@ MATHJAX := book/_static/mathjax/tex-chtml.js
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: book test unit notebooks smoke-book lab venv clean clean-smoke
+.PHONY: book test unit site-test smoke-book lab venv clean clean-smoke
 
 ## book: execute every notebook at full size and build the site into _build/html
 book: $(STAMP) $(MATHJAX)
@@ -20,18 +20,27 @@ book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . || exit 1; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open: $(CURDIR)/_build/html/index.html"
 
-## test: unit tests + every notebook in smoke mode under nbval + a -W smoke build
+SMOKE_SITE := _build/smoke/_build/html
+
+## test: unit tests + every notebook in smoke mode under nbval + a -W smoke build,
+## then the smoke-built site in headless Chromium (skipped when Chromium is missing)
 test: $(STAMP) $(MATHJAX)
-	SMOKE_TEST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+	SMOKE_TEST=1 $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
+	    --nbval-lax --nbval-current-env
 	$(MAKE) --no-print-directory smoke-book
+	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
+	@echo "Screenshots of every page: $(CURDIR)/_build/smoke/_build/screenshots"
 
 ## smoke-book: warning-free book build in smoke mode, in its own folder and cache
 smoke-book: $(STAMP) $(MATHJAX)
 	SMOKE_TEST=1 $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
-	@echo "Smoke build (not for publishing): $(CURDIR)/_build/smoke/_build/html/index.html"
+	@echo "Smoke build (not for publishing): $(CURDIR)/$(SMOKE_SITE)/index.html"
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/site
+
+site-test: $(STAMP)
+	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 
 ## lab: JupyterLab on the notebooks
 lab: $(STAMP)
