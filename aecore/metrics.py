@@ -11,8 +11,8 @@ def reconstruction_error(model, x, batch_size=256) -> np.ndarray:
     """Mean squared error between each sample and its reconstruction.
 
     Args:
-        model: an `aecore` autoencoder, or any Keras model whose ``predict(x)`` returns
-            arrays shaped like `x`.
+        model: an `aecore` autoencoder (its deterministic ``reconstruct(x)`` is used), or any
+            Keras model whose ``predict(x)`` returns arrays shaped like `x`.
         x: array of samples, shape ``(n, *model's input_shape)``, finite values.
 
     Returns:
@@ -21,6 +21,8 @@ def reconstruction_error(model, x, batch_size=256) -> np.ndarray:
     x = _checks.batch("x", x, getattr(model, "sample_shape", np.shape(x)[1:]))
     if len(x) == 0:
         raise ValueError("x is empty: pass at least one sample.")
+    if hasattr(model, "reconstruct"):  # inference mode: no noise, a VAE decodes z_mean
+        return mse_per_sample(x, model.reconstruct(x, batch_size=batch_size))
     return mse_per_sample(x, model.predict(x, batch_size=batch_size, verbose=0))
 
 

@@ -10,6 +10,7 @@ import io
 import math
 
 import matplotlib.figure
+import matplotlib.ticker
 import numpy as np
 
 
@@ -111,54 +112,72 @@ def training_curves(history, *, keys=None, logy=False) -> Figure:
 CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
                 "#D55E00", "#CC79A7", "#000000", "#999999", "#6B3E26")
 CLASS_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#6B3E26")
+REFERENCE_COLORS = ("#000000", "#999999")
 
 
 def latent_scatter(z, labels, class_names=None, *, title=None, ax_size=5.0, max_points=5000,
                    seed=0) -> Figure:
     """2-D codes as points coloured (and shaped) by class.
 
-    Colours and markers both encode the class, so the plot reads without colour vision too.
-    At most `max_points` points (a fixed random subset) keep the figure light.
+    `z` is an ``(n, 2)`` array, or a dict ``{title: (n, 2) array}`` to draw several maps of
+    the same samples side by side (e.g. PCA and an autoencoder). Colours and markers both
+    encode the class, so the plot reads without colour vision too. At most `max_points`
+    points (the same fixed random subset in every panel) keep the figure light.
     """
-    z, labels = np.asarray(z), np.asarray(labels)
-    if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"z must have shape (n, 2) for a scatter plot, got {z.shape}; "
-                         "project it to 2-D first (e.g. with PCA).")
-    if len(labels) != len(z):
-        raise ValueError(f"labels must have one entry per code: {len(labels)} != {len(z)}.")
-    if len(z) > max_points:
-        keep = np.random.default_rng(seed).choice(len(z), max_points, replace=False)
-        z, labels = z[keep], labels[keep]
-    fig = Figure(figsize=(ax_size + 2.2, ax_size), layout="constrained")
-    ax = fig.subplots()
-    for k in np.unique(labels):
-        pts = z[labels == k]
-        name = class_names[k] if class_names is not None else str(k)
-        ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.6, label=name,
-                   color=CLASS_COLORS[k % len(CLASS_COLORS)],
-                   marker=CLASS_MARKERS[k % len(CLASS_MARKERS)], linewidths=0)
-    ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
-    if title:
-        ax.set_title(title)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2.5, frameon=False)
+    panels = dict(z) if isinstance(z, dict) else {title: z}
+    labels = np.asarray(labels)
+    keep = (np.random.default_rng(seed).choice(len(labels), max_points, replace=False)
+            if len(labels) > max_points else np.arange(len(labels)))
+    fig = Figure(figsize=(ax_size * len(panels) + 2.2, ax_size), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False).ravel()
+    for ax, (panel_title, codes) in zip(axes, panels.items()):
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            raise ValueError(f"z must have shape (n, 2) for a scatter plot, got {codes.shape}; "
+                             "project it to 2-D first (e.g. with PCA).")
+        if len(codes) != len(labels):
+            raise ValueError(f"labels must have one entry per code: {len(labels)} != "
+                             f"{len(codes)}.")
+        codes, panel_labels = codes[keep], labels[keep]
+        for k in np.unique(panel_labels):
+            pts = codes[panel_labels == k]
+            name = class_names[k] if class_names is not None else str(k)
+            ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.6, label=name,
+                       color=CLASS_COLORS[k % len(CLASS_COLORS)],
+                       marker=CLASS_MARKERS[k % len(CLASS_MARKERS)], linewidths=0)
+        ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
+        if panel_title:
+            ax.set_title(panel_title)
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2.5,
+                    frameon=False)
     return fig
 
 
 def line_chart(x, series, *, xlabel, ylabel, logx=False, logy=False, title=None,
-               hlines=None) -> Figure:
-    """One line per entry of `series` ({label: y values at `x`}); `hlines` ({label: y}) adds
-    dotted reference lines, e.g. a published baseline."""
+               hlines=None, vlines=None) -> Figure:
+    """One line per entry of `series` ({label: y values at `x`}). `hlines` ({label: y}) adds
+    horizontal reference lines (e.g. a published baseline), `vlines` ({label: x}) vertical
+    ones (e.g. the noise level a model was trained at); references are black or grey, never
+    a colour a series uses."""
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.subplots()
     for i, (label, y) in enumerate(series.items()):
         ax.plot(x, y, marker=CLASS_MARKERS[i % len(CLASS_MARKERS)], label=label,
-                color=CLASS_COLORS[(i + 4) % len(CLASS_COLORS)])
-    for i, (label, y) in enumerate((hlines or {}).items()):
-        ax.axhline(y, linestyle=":", color=CLASS_COLORS[(i + 8) % len(CLASS_COLORS)], label=label)
-    if logx:
+                color=SERIES_COLORS[i % len(SERIES_COLORS)])
+    references = [(ax.axhline, label, y) for label, y in (hlines or {}).items()]
+    references += [(ax.axvline, label, v) for label, v in (vlines or {}).items()]
+    for i, (draw, label, value) in enumerate(references):
+        draw(value, linestyle=(":", "-.", "--")[i % 3], label=label,
+             color=REFERENCE_COLORS[i % len(REFERENCE_COLORS)])
+    if logx:  # label exactly the measured x values, in plain numbers
         ax.set_xscale("log")
+        ax.set_xticks(list(x), [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     if logy:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.set_xlabel(xlabel), ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
@@ -175,7 +194,7 @@ def roc_pr_curves(y_true, scores) -> Figure:
     fig = Figure(figsize=(10.0, 4.2), layout="constrained")
     roc_ax, pr_ax = fig.subplots(1, 2)
     for i, (label, s) in enumerate(scores.items()):
-        color = CLASS_COLORS[(i + 4) % len(CLASS_COLORS)]
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
         fpr, tpr, _ = roc_curve(y_true, s)
         roc_ax.plot(fpr, tpr, color=color, label=f"{label} (AUROC {auc(fpr, tpr):.3f})")
         precision, recall, _ = precision_recall_curve(y_true, s)

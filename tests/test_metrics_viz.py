@@ -24,6 +24,15 @@ def test_reconstruction_error_is_one_mse_per_sample():
     np.testing.assert_allclose(errors, [0.25, 0.25, 0.0625])
 
 
+def test_reconstruction_error_of_a_vae_is_deterministic(digits):
+    model = aecore.models.VariationalAutoencoder(input_shape=(8, 8, 1), latent_dim=2,
+                                                 hidden_units=(8,), seed=0)
+    x = digits.x_test[:50]
+    first = aecore.reconstruction_error(model, x)
+    np.testing.assert_array_equal(first, aecore.reconstruction_error(model, x))
+    np.testing.assert_allclose(first, mse_per_sample(x, model.reconstruct(x)), rtol=1e-6)
+
+
 def test_reconstruction_error_of_a_trained_model_matches_numpy(digits):
     model = aecore.models.DenseAutoencoder(input_shape=digits.input_shape, latent_dim=4)
     x = digits.x_test[:20]

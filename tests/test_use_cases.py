@@ -90,8 +90,12 @@ def test_use_case_figures(rng):
     fig = aecore.viz.roc_pr_curves(y, {"a": y + rng.random(200), "b": rng.random(200)})
     assert isinstance(fig, Figure) and len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
     fig = aecore.viz.line_chart([2, 4, 8], {"PCA": [3, 2, 1], "AE": [2, 1, 0.5]},
-                                xlabel="k", ylabel="MSE", logx=True, hlines={"ref": 1.5})
-    assert len(fig.axes[0].lines) == 3
+                                xlabel="k", ylabel="MSE", logx=True, hlines={"ref": 1.5},
+                                vlines={"trained at": 4})
+    lines = fig.axes[0].lines
+    assert len(lines) == 4
+    assert len({line.get_color() for line in lines}) == 4  # references never share a colour
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["2", "4", "8"]
     calls = []
 
     def decode(z):

@@ -248,3 +248,8 @@ def test_latent_scatter(rng):
     assert len(ax.get_legend().get_texts()) == len(np.unique(y))
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         aecore.viz.latent_scatter(rng.normal(size=(5, 3)), y[:5])
+    side_by_side = aecore.viz.latent_scatter({"PCA": z, "AE": -z}, y, max_points=50)
+    assert [ax.get_title() for ax in side_by_side.axes] == ["PCA", "AE"]
+    first, second = (np.concatenate([c.get_offsets() for c in ax.collections])
+                     for ax in side_by_side.axes)
+    np.testing.assert_allclose(np.sort(first, axis=0), np.sort(-second, axis=0))  # same points

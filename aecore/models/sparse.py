@@ -77,7 +77,8 @@ class SparseAutoencoder(DenseAutoencoder):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total = super().compute_loss(x, y, y_pred, sample_weight, training=training)
         if self.losses:
-            self.sparsity_tracker.update_state(ops.sum(ops.stack(self.losses)))
+            self.sparsity_tracker.update_state(ops.sum(ops.stack(self.losses)),
+                                               sample_weight=ops.shape(y_pred)[0])
         return total
 
     def get_config(self):

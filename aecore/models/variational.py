@@ -90,8 +90,9 @@ class VariationalAutoencoder(Autoencoder):
         target = x if y is None else y
         reconstruction = ops.mean(bernoulli_nll(target, y_pred))
         kl = ops.sum(ops.stack(self.losses))
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
+        batch = ops.shape(y_pred)[0]  # weight like Keras' own loss tracker does
+        self.reconstruction_tracker.update_state(reconstruction, sample_weight=batch)
+        self.kl_tracker.update_state(kl, sample_weight=batch)
         return reconstruction + self.beta * kl
 
     # -- inference ----------------------------------------------------------------------
