@@ -9,4 +9,5 @@ from aecore.data import load_dataset
 from aecore.metrics import reconstruction_error
 
 __version__ = "0.1.0"
-__all__ = ["anomaly", "data", "metrics", "models", "probes", "train", "viz", "load_dataset", "reconstruction_error"]
+__all__ = ["anomaly", "data", "metrics", "models", "probes", "train", "viz",
+           "load_dataset", "reconstruction_error"]

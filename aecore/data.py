@@ -73,7 +73,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except gzip.BadGzipFile as err:
-        raise ValueError(f"{path} is not a gzip file ({err}); re-download or reinstall it.") from err
+        raise ValueError(
+            f"{path} is not a gzip file ({err}); re-download or reinstall it.") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number).")
     ndim = raw[3]

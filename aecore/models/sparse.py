@@ -46,7 +46,8 @@ class SparseAutoencoder(DenseAutoencoder):
     def __init__(self, input_shape=(784,), latent_dim=256, hidden_units=(), sparsity="kl",
                  sparsity_weight=0.1, target=0.05, code_activation=None, **kwargs):
         if sparsity not in SPARSITY_KINDS:
-            raise ValueError(f"sparsity must be one of {SPARSITY_KINDS}, got sparsity={sparsity!r}.")
+            raise ValueError(
+                f"sparsity must be one of {SPARSITY_KINDS}, got sparsity={sparsity!r}.")
         self.sparsity = sparsity
         self.sparsity_weight = _checks.non_negative("sparsity_weight", sparsity_weight)
         self.target = _checks.probability("target", target, closed_low=False)
