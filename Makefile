@@ -22,11 +22,12 @@ book: $(STAMP) $(MATHJAX)
 
 SMOKE_SITE := _build/smoke/_build/html
 
-## test: unit tests + every notebook in smoke mode under nbval + a -W smoke build,
+## test: unit tests + every notebook in smoke mode under nbval (two workers, one notebook
+## per worker at a time) + a -W smoke build,
 ## then the smoke-built site in headless Chromium (skipped when Chromium is missing)
 test: $(STAMP) $(MATHJAX)
 	SMOKE_TEST=1 $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
-	    --nbval-lax --nbval-current-env
+	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
 	$(MAKE) --no-print-directory smoke-book
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 	@echo "Screenshots of every page: $(CURDIR)/_build/smoke/_build/screenshots"
