@@ -107,3 +107,20 @@ def test_use_case_figures(rng):
     mosaic = fig.axes[0].images[0].get_array()
     assert mosaic.shape == (12, 12)
     np.testing.assert_allclose(mosaic[0, [0, 4, 8]], [-1.0, 0.0, 1.0])
+
+
+def test_blurred_error_cancels_edge_jitter_but_keeps_regions():
+    x = np.zeros((2, 16, 16, 1))
+    jitter = x.copy()
+    jitter[0, :, ::2] = 0.2  # thin alternating bands, as along a misplaced edge
+    jitter[0, :, 1::2] = -0.2
+    jitter[1, 4:12, 4:12] = 0.2  # one region of one sign, as a missing part
+    plain = aecore.metrics.mse_per_sample(x, jitter)
+    blurred = anomaly.blurred_error(x, jitter, sigma=1.0)
+    assert blurred[0] / plain[0] < 0.05 and blurred[1] / plain[1] > 0.5
+    np.testing.assert_allclose(anomaly.blurred_error(x, jitter, sigma=0), plain)
+    np.testing.assert_allclose(anomaly.blurred_error(x[..., 0], jitter[..., 0]), blurred)
+    with pytest.raises(ValueError, match="images"):
+        anomaly.blurred_error(np.zeros((3, 4)), np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="sigma"):
+        anomaly.blurred_error(x, x, sigma=-1)
