@@ -43,12 +43,30 @@ def test_page_loads_cleanly_with_all_images(page, base_url, screenshot_dir, name
 def test_notebook_page_shows_figures_and_launch_links(page, base_url, name):
     open_page(page, base_url, name)
     figures = page.eval_on_selector_all(
-        "article .cell_output img", "imgs => imgs.filter(i => i.naturalWidth > 0).length")
+        "article .cell_output img, article figure img",  # in a cell, or glued into the text
+        "imgs => imgs.filter(i => i.naturalWidth > 0).length")
     assert figures >= 1, f"{name}: no executed figure on the page"
     slug = REPO_URL.removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{slug}/blob/main/{name}.ipynb"
     hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.href)")
     assert colab in hrefs, f"{name}: no Colab link of the form {colab}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_every_figure_is_numbered_with_caption_and_alt_text(page, base_url, name):
+    open_page(page, base_url, name)
+    plots = page.eval_on_selector_all(
+        "article img:not([src*='colab-badge'])",
+        """imgs => imgs.map(i => ({
+            src: i.src.split('/').pop(),
+            alt: (i.getAttribute('alt') || '').trim(),
+            number: i.closest('figure')?.querySelector('figcaption .caption-number')
+                     ?.textContent.trim() || null}))""")
+    assert plots, f"{name}: no figures"
+    unnumbered = [p["src"] for p in plots if not p["number"]]
+    no_alt = [p["src"] for p in plots if not p["alt"] or p["alt"] == "png"]
+    assert unnumbered == [], f"{name}: images outside a numbered, captioned figure: {unnumbered}"
+    assert no_alt == [], f"{name}: images without alt text: {no_alt}"
 
 
 def test_previous_and_next_navigation(page, base_url):
