@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -29,6 +30,14 @@ def test_stored_without_outputs(path):
     for cell in cells(path, "code"):
         assert cell["outputs"] == [] and cell["execution_count"] is None, \
             f"{path.name} has outputs: clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_valid_nbformat_with_unique_cell_ids(path):
+    nbformat.validate(nbformat.read(path, as_version=4))  # raises on an invalid notebook
+    ids = [cell.get("id") for cell in cells(path)]  # the raw file: nbformat.read fills ids in
+    assert None not in ids, f"{path.name}: cells without an id (nbformat 4.5 wants one each)"
+    assert len(set(ids)) == len(ids), f"{path.name}: duplicate cell ids"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
