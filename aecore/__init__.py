@@ -4,10 +4,10 @@ Importing it registers every model with Keras, so ``keras.saving.load_model("m.k
 works after ``import aecore``. Nothing is printed, plotted or downloaded on import.
 """
 
-from aecore import anomaly, data, metrics, models, probes, train, viz
+from aecore import anomaly, baselines, data, metrics, models, probes, train, viz
 from aecore.data import load_dataset
 from aecore.metrics import reconstruction_error
 
 __version__ = "0.1.0"
-__all__ = ["anomaly", "data", "metrics", "models", "probes", "train", "viz",
+__all__ = ["anomaly", "baselines", "data", "metrics", "models", "probes", "train", "viz",
            "load_dataset", "reconstruction_error"]

@@ -78,3 +78,22 @@ def ssim(x, x_hat, data_range=1.0) -> np.ndarray:
         raise ValueError(f"ssim needs images (n, h, w) or (n, h, w, 1), got {x.shape}.")
     return np.array([structural_similarity(a, b, data_range=data_range)
                      for a, b in zip(x, x_hat)])
+
+
+def elbo_terms(vae, x, draws=1) -> dict:
+    """A `VariationalAutoencoder`'s negative ELBO on ``x``, in nats per sample, as its two
+    terms: ``reconstruction`` and ``kl`` (whatever the model's beta), their sum ``neg_elbo``,
+    and ``neg_elbo_std``, the spread of the one-sample estimate over `draws` passes.
+
+    Each pass draws one code per sample (the reparameterisation's noise), so the estimate is
+    averaged over `draws` passes, each over all of ``x`` in a single batch.
+    """
+    draws = _checks.positive_int("draws", draws)
+    x = _checks.batch("x", x, vae.sample_shape)
+    runs = [vae.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+            for _ in range(draws)]
+    reconstruction = np.array([r["reconstruction_loss"] for r in runs], dtype=np.float64)
+    kl = np.array([r["kl_loss"] for r in runs], dtype=np.float64)
+    return {"reconstruction": float(reconstruction.mean()), "kl": float(kl.mean()),
+            "neg_elbo": float((reconstruction + kl).mean()),
+            "neg_elbo_std": float((reconstruction + kl).std())}

@@ -1,0 +1,71 @@
+"""PCA as the book's baseline, with an autoencoder's interface.
+
+PCA with k components is the best *linear* autoencoder with a k-number code (Baldi & Hornik,
+1989): `encode` gives the k principal coefficients, `decode` maps coefficients back to images.
+Wrapping scikit-learn's `PCA` this way lets a chapter score the baseline with exactly the code
+it uses for its models (``aecore.reconstruction_error(pca, x_test)``), on images of any shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from aecore import _checks
+
+
+class PCABaseline:
+    """scikit-learn's PCA on flattened samples, returning samples of the fitted shape.
+
+    Args:
+        latent_dim: the number of principal components k.
+        seed: ``random_state`` of the (randomised) SVD.
+
+    Attributes:
+        pca: the fitted `sklearn.decomposition.PCA` (``explained_variance_`` and so on).
+        sample_shape: the shape of one training sample, set by `fit`.
+
+    The ``batch_size`` arguments are accepted for the autoencoders' interface and ignored:
+    PCA is one matrix product.
+    """
+
+    def __init__(self, latent_dim, *, seed=0):
+        self.latent_dim = _checks.positive_int("latent_dim", latent_dim)
+        self.pca = PCA(n_components=self.latent_dim, random_state=seed)
+        self.sample_shape = None
+
+    def fit(self, x) -> PCABaseline:
+        """Fit the components on training samples ``x`` of shape ``(n, *sample_shape)``."""
+        x = np.asarray(x)
+        if x.ndim < 2 or len(x) <= self.latent_dim:
+            raise ValueError(f"x must be a batch of more than latent_dim={self.latent_dim} "
+                             f"samples, got shape {x.shape}.")
+        x = _checks.batch("x", x, x.shape[1:])
+        self.pca.fit(x.reshape(len(x), -1))
+        self.sample_shape = x.shape[1:]
+        return self
+
+    def _check_fitted(self):
+        if self.sample_shape is None:
+            raise ValueError("this PCABaseline is not fitted yet: call fit(x_train) first.")
+
+    def encode(self, x, batch_size=None) -> np.ndarray:
+        """Principal coefficients, shape ``(n, latent_dim)``."""
+        self._check_fitted()
+        x = _checks.batch("x", x, self.sample_shape)
+        return self.pca.transform(x.reshape(len(x), -1))
+
+    def decode(self, z, batch_size=None) -> np.ndarray:
+        """Samples of shape ``(n, *sample_shape)`` from coefficients ``z``."""
+        self._check_fitted()
+        z = _checks.batch("z", z, (self.latent_dim,))
+        return self.pca.inverse_transform(z).reshape(len(z), *self.sample_shape)
+
+    def reconstruct(self, x, batch_size=None) -> np.ndarray:
+        """The projection of ``x`` onto the principal subspace, shaped like ``x``."""
+        return self.decode(self.encode(x))
+
+    def count_params(self) -> int:
+        """Numbers stored by the model: the k basis vectors and the mean sample."""
+        self._check_fitted()
+        return int(self.pca.components_.size + self.pca.mean_.size)
