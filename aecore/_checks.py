@@ -58,8 +58,9 @@ def non_negative(name: str, value) -> float:
     return float(value)
 
 
-def batch(name: str, x, sample_shape: tuple[int, ...]) -> np.ndarray:
-    """A finite float32 batch whose samples have `sample_shape`."""
+def batch(name: str, x, sample_shape: tuple[int, ...], unit_range=False) -> np.ndarray:
+    """A finite float32 batch whose samples have `sample_shape`; with `unit_range`, values
+    must lie in [0, 1] (raw 0-255 pixels are the usual mistake)."""
     x = np.asarray(x)
     if x.dtype == object or not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"{name} must be a numeric array, got dtype {x.dtype}.")
@@ -69,4 +70,8 @@ def batch(name: str, x, sample_shape: tuple[int, ...]) -> np.ndarray:
     x = x.astype("float32", copy=False)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or clip the data first.")
+    if unit_range and x.size and (x.min() < 0 or x.max() > 1):
+        hint = " Raw pixels? Divide by 255, as load_dataset does." if x.max() > 1.5 else ""
+        raise ValueError(f"{name} must lie in [0, 1] for this model (its output is a sigmoid), "
+                         f"got values from {x.min():g} to {x.max():g}.{hint}")
     return x

@@ -5,9 +5,10 @@
 
 Where the data comes from:
 
-- ``"fashion_mnist"`` (the default): the IDX files in ``$AECORE_DATA_DIR`` when that is
-  set, then Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``),
-  then Keras' cache or download (``~/.keras/datasets``).
+- ``"fashion_mnist"`` (the default): the IDX files in ``$AECORE_DATA_DIR`` when that is set
+  (and only there); otherwise Debian's ``dataset-fashion-mnist`` package
+  (``/usr/share/datasets/fashion-mnist``, the documented default), then Keras' cache or
+  download (``~/.keras/datasets``).
 - ``"mnist"``: Keras' cache or download.
 - ``"digits"``: scikit-learn's embedded 8x8 digits, always available (for quick tests).
 
@@ -43,9 +44,12 @@ DOWNLOAD_TIMEOUT_SECONDS = 30
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test splits of an image data set.
+    """Train, validation and test splits of an image data set.
 
     Images are float32 in [0, 1]; labels are int64 class indices into `class_names`.
+    ``x_val``/``y_val`` are carved from the training images (``validation_split``); they
+    are empty when no validation split was asked for. Choose epochs, sizes and thresholds
+    on them; the test split is for the reported number only.
     """
 
     name: str
@@ -54,6 +58,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
+    x_val: np.ndarray = None
+    y_val: np.ndarray = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -62,7 +68,8 @@ class Dataset:
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, x_train={self.x_train.shape}, "
-                f"x_test={self.x_test.shape}, classes={len(self.class_names)})")
+                f"x_val={self.x_val.shape}, x_test={self.x_test.shape}, "
+                f"classes={len(self.class_names)})")
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -72,9 +79,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except gzip.BadGzipFile as err:
+    except (gzip.BadGzipFile, EOFError, OSError) as err:
         raise ValueError(
-            f"{path} is not a gzip file ({err}); re-download or reinstall it.") from err
+            f"{path} is truncated or corrupt ({type(err).__name__}: {err}); get a good copy: "
+            "`sudo apt-get install --reinstall dataset-fashion-mnist`, or delete it and let "
+            "Keras download it again.") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number).")
     ndim = raw[3]
@@ -88,11 +97,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _candidate_dirs() -> list[Path]:
-    dirs = []
+    """``$AECORE_DATA_DIR`` alone when it is set (it must then hold the files), else the
+    default, Debian's folder."""
     if os.environ.get("AECORE_DATA_DIR"):
-        dirs.append(Path(os.environ["AECORE_DATA_DIR"]).expanduser())
-    dirs.append(DEBIAN_FASHION_MNIST_DIR)
-    return dirs
+        directory = Path(os.environ["AECORE_DATA_DIR"]).expanduser()
+        missing = [f for f in FASHION_MNIST_FILES.values() if not (directory / f).is_file()]
+        if missing:
+            state = "does not exist" if not directory.is_dir() else f"lacks {', '.join(missing)}"
+            raise FileNotFoundError(
+                f"AECORE_DATA_DIR={directory} {state}. Point it at a folder with the four "
+                f"Fashion-MNIST files ({', '.join(FASHION_MNIST_FILES.values())}), or unset "
+                "it to use Debian's dataset-fashion-mnist or Keras' download.")
+        return [directory]
+    return [DEBIAN_FASHION_MNIST_DIR]
 
 
 def _keras_download(loader):
@@ -167,7 +184,8 @@ def _prepare(images: np.ndarray, flatten: bool, limit: int | None) -> np.ndarray
 
 
 def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
-                 limit: int | None = None) -> Dataset:
+                 limit: int | None = None, validation_split: float = 0.0,
+                 seed: int = 0) -> Dataset:
     """Load an image data set as float32 in [0, 1].
 
     Args:
@@ -175,12 +193,16 @@ def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
         flatten: return images as vectors ``(n, height * width)`` instead of
             ``(n, height, width, 1)``.
         limit: keep only the first `limit` images of each split (for quick runs).
+        validation_split: fraction of the training images set aside, stratified by class,
+            as ``x_val``/``y_val`` (e.g. ``1 / 12``: 5,000 of Fashion-MNIST's 60,000).
+        seed: seed of that split.
 
     Returns:
         A `Dataset` with ``x_train, y_train, x_test, y_test`` and ``class_names``.
 
     Raises:
-        ValueError: unknown `name` or a `limit` that is not a positive integer.
+        ValueError: unknown `name`, a `limit` that is not a positive integer, or a
+            `validation_split` outside [0, 1).
         FileNotFoundError: the data is nowhere to be found (the message says where it looked).
     """
     if name not in _LOADERS:
@@ -188,25 +210,34 @@ def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
                               or limit <= 0):
         raise ValueError(f"limit must be a positive integer or None, got limit={limit!r}.")
+    from aecore import _checks
+
+    validation_split = _checks.probability("validation_split", validation_split)
     loader, class_names = _LOADERS[name]
     (x_train, y_train), (x_test, y_test) = loader()
+    x_train = _prepare(x_train, flatten, limit)
+    y_train = np.asarray(y_train[:limit], dtype=np.int64)
+    x_val, y_val = x_train[:0], y_train[:0]
+    if validation_split:
+        from sklearn.model_selection import train_test_split
+
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_train, y_train, test_size=validation_split, random_state=seed, stratify=y_train)
     return Dataset(
-        name=name,
-        x_train=_prepare(x_train, flatten, limit),
-        y_train=np.asarray(y_train[:limit], dtype=np.int64),
+        name=name, x_train=x_train, y_train=y_train,
         x_test=_prepare(x_test, flatten, limit),
         y_test=np.asarray(y_test[:limit], dtype=np.int64),
-        class_names=class_names,
+        class_names=class_names, x_val=x_val, y_val=y_val,
     )
 
 
 def corrupt(x, kind="gaussian", level=0.3, seed=None) -> np.ndarray:
-    """A corrupted copy of images in [0, 1], with the same noise a `DenoisingAutoencoder`
+    """A corrupted copy of images in [0, 1], with the same noise a denoising `Autoencoder`
     trains with: ``"gaussian"`` (std `level`, clipped), ``"masking"`` or ``"salt_pepper"``
     (a fraction `level` of the values). Use it to make a fixed noisy test set."""
     from keras import ops
 
-    from aecore.models.layers import Corruption
+    from aecore.models.parts import Corruption
 
     x = np.asarray(x, dtype=np.float32)
     return ops.convert_to_numpy(Corruption(kind, level, seed=seed)(x, training=True))

@@ -47,7 +47,7 @@ def fit(model, x, y=None, *, epochs, batch_size=256, validation_data=None, backu
 
 def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
                        optimizer="adam", verbose=0):
-    """Greedy layer-wise pretraining of a deep `DenseAutoencoder`, the historical "stacking".
+    """Greedy layer-wise pretraining of a deep dense autoencoder, the historical "stacking".
 
     Trains one shallow autoencoder per layer: the first on `x`, each next one on the codes of
     the previous; then copies their encoders into the deep encoder and their decoders, in
@@ -56,37 +56,35 @@ def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
 
     Args:
         x: training samples; their shape (after the batch axis) is the model's input shape.
-        hidden_units, latent_dim: the deep model's layout, as for `DenseAutoencoder`.
+        hidden_units, latent_dim: the deep model's layout, as for `dense_encoder`.
         epochs: epochs for each shallow autoencoder.
 
     Returns:
-        ``(model, histories)``: the stacked, not yet fine-tuned `DenseAutoencoder` and the
-        `History` of each shallow stage (with ``.seconds``).
+        ``(model, histories)``: the stacked, not yet fine-tuned `Autoencoder` (ReLU layers,
+        ReLU code, sigmoid output) and the `History` of each shallow stage (with ``.seconds``).
     """
     import numpy as np
 
-    from aecore.models.dense import DenseAutoencoder
+    from aecore.models import Autoencoder, dense_decoder, dense_encoder
 
     x = np.asarray(x, dtype="float32")
-    deep = DenseAutoencoder(input_shape=x.shape[1:], latent_dim=latent_dim,
-                            hidden_units=hidden_units)
+    shape = x.shape[1:]
+    deep = Autoencoder(dense_encoder(shape, latent_dim, hidden_units),
+                       dense_decoder(latent_dim, shape, hidden_units))
     encoder_layers = [l for l in deep.encoder.layers if isinstance(l, keras.layers.Dense)]
     decoder_layers = [l for l in deep.decoder.layers if isinstance(l, keras.layers.Dense)]
     codes = x.reshape(len(x), -1)
     histories = []
-    for depth, width in enumerate([*deep.hidden_units, deep.latent_dim]):
-        shallow = DenseAutoencoder(
-            input_shape=(codes.shape[1],), latent_dim=width,
-            code_activation=encoder_layers[depth].activation,
-            # the first stage rebuilds pixels in [0, 1]; later ones rebuild ReLU codes
-            output_activation="sigmoid" if depth == 0 else None)
-        shallow.compile(optimizer=optimizer, loss="mse")
+    for depth, width in enumerate([*hidden_units, latent_dim]):
+        # the first stage rebuilds pixels in [0, 1]; later ones rebuild ReLU codes
+        shallow = Autoencoder(
+            dense_encoder((codes.shape[1],), width),
+            dense_decoder(width, (codes.shape[1],),
+                          output_activation="sigmoid" if depth == 0 else None))
+        shallow.compile(optimizer=optimizer)
         histories.append(fit(shallow, codes, codes, epochs=epochs, batch_size=batch_size,
                              verbose=verbose))
-        shallow_encoder, shallow_decoder = (
-            [l for l in part.layers if isinstance(l, keras.layers.Dense)][0]
-            for part in (shallow.encoder, shallow.decoder))
-        encoder_layers[depth].set_weights(shallow_encoder.get_weights())
-        decoder_layers[-1 - depth].set_weights(shallow_decoder.get_weights())
+        encoder_layers[depth].set_weights(shallow.encoder.layers[-1].get_weights())
+        decoder_layers[-1 - depth].set_weights(shallow.decoder.layers[0].get_weights())
         codes = shallow.encode(codes)
     return deep, histories

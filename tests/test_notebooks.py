@@ -59,6 +59,8 @@ def test_colab_setup_uses_the_repository_url(path):
     first_code = source(cells(path, "code")[0])
     assert '"google.colab" in sys.modules' in first_code
     assert f'REPO_URL = "{repo_url}"' in first_code
+    # what Colab installs: the package with the notebooks' extras, from the repository
+    assert 'PACKAGE = f"aecore[notebooks] @ git+{REPO_URL}"' in first_code
     badge = source(cells(path, "markdown")[0])
     slug = repo_url.removeprefix("https://github.com/")
     assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{path.name}" in badge

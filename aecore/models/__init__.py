@@ -1,12 +1,16 @@
-"""Autoencoder models. Each is a `keras.Model`: ``model(x) -> x_hat``, ``encode``, ``decode``."""
+"""Autoencoders by composition: an encoder, a decoder and optional parts.
 
-from aecore.models.base import Autoencoder
-from aecore.models.conv import ConvAutoencoder
-from aecore.models.dense import DenseAutoencoder
-from aecore.models.denoising import DenoisingAutoencoder
-from aecore.models.layers import Corruption, Sampling
-from aecore.models.sparse import SparseAutoencoder
-from aecore.models.variational import VariationalAutoencoder
+``Autoencoder(encoder, decoder, corruption=None, code=None, reconstruction="mse")`` is the
+one model class; the builders make the usual halves and the parts add what makes a variant:
 
-__all__ = ["Autoencoder", "ConvAutoencoder", "Corruption", "DenoisingAutoencoder",
-           "DenseAutoencoder", "Sampling", "SparseAutoencoder", "VariationalAutoencoder"]
+>>> from aecore.models import Autoencoder, Corruption, conv_decoder, conv_encoder
+>>> denoising_conv = Autoencoder(conv_encoder((28, 28, 1), 32), conv_decoder(32, (28, 28, 1)),
+...                              corruption=Corruption("gaussian", 0.3))
+"""
+
+from aecore.models.autoencoder import Autoencoder
+from aecore.models.builders import conv_decoder, conv_encoder, dense_decoder, dense_encoder
+from aecore.models.parts import Corruption, GaussianCode, KLSparseCode, L1Code, TopKCode
+
+__all__ = ["Autoencoder", "Corruption", "GaussianCode", "KLSparseCode", "L1Code", "TopKCode",
+           "conv_decoder", "conv_encoder", "dense_decoder", "dense_encoder"]
