@@ -12,7 +12,7 @@ MATHJAX := book/_static/mathjax/tex-chtml.js
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: book test unit site-test smoke-book lab venv clean clean-smoke
+.PHONY: book test colab-test unit site-test smoke-book lab venv clean clean-smoke
 
 ## book: execute every notebook at full size and build the site into _build/html
 book: $(STAMP) $(MATHJAX)
@@ -31,6 +31,13 @@ test: $(STAMP) $(MATHJAX)
 	$(MAKE) --no-print-directory smoke-book
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 	@echo "Screenshots of every page: $(CURDIR)/_build/smoke/_build/screenshots"
+
+## colab-test: every notebook in smoke mode, run by papermill from outside the repository,
+## in a separate environment pinned to Colab's runtime (tests/colab/colab-runtime.txt) with
+## aecore installed as the notebooks' Colab cell installs it (from git HEAD, with its
+## dependencies). Fails if a notebook fails or the install changes TensorFlow or NumPy.
+colab-test:
+	$(PYTHON) tests/colab/run.py
 
 ## smoke-book: warning-free book build in smoke mode, in its own folder and cache
 smoke-book: $(STAMP) $(MATHJAX)
