@@ -1,4 +1,4 @@
-"""The conventions every notebook follows (../shared/DESIGN.md, section 5)."""
+"""The conventions every notebook follows (CONTRIBUTING.md)."""
 
 import json
 import re
