@@ -1,5 +1,6 @@
 """The conventions every notebook follows (CONTRIBUTING.md)."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -70,3 +71,32 @@ def test_colab_setup_uses_the_repository_url(path):
 def test_every_notebook_is_in_the_table_of_contents(path):
     toc = (ROOT / "_toc.yml").read_text()
     assert f"notebooks/{path.stem}" in toc
+
+
+# Calls that train or choose something: their arguments must not mention test data.
+FITTING_CALLS = {"fit", "fit_transform", "fit_predict", "pretrain_layerwise",
+                 "threshold_from_normal"}
+
+
+def _call_name(node):
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_test_data_in_training_or_selection(path):
+    """The evaluation protocol, mechanically: the test set is touched once, for the reported
+    number; it is never passed to a fit (nor as its validation_data) or a threshold choice."""
+    offenders = []
+    for cell in cells(path, "code"):
+        code = "\n".join(line for line in source(cell).splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Call) and _call_name(node) in FITTING_CALLS:
+                args = [*node.args, *(k.value for k in node.keywords)]
+                names = {n.id for a in args for n in ast.walk(a) if isinstance(n, ast.Name)}
+                names |= {n.attr for a in args for n in ast.walk(a)
+                          if isinstance(n, ast.Attribute)}
+                if any("test" in name for name in names):
+                    offenders.append(ast.unparse(node)[:120])
+    assert offenders == [], f"{path.name} trains or chooses with test data: {offenders}"
