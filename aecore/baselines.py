@@ -20,19 +20,26 @@ class PCABaseline:
     Args:
         latent_dim: the number of principal components k.
         seed: ``random_state`` of the (randomised) SVD.
+        clip: clip reconstructions to the range of the training data (default). A linear
+            reconstruction leaves [0, 1] for about a quarter of Fashion-MNIST's pixels at
+            k = 32, while an autoencoder's sigmoid output cannot; clipping is the fair
+            comparison, and it lowers PCA's error (by about 4 % at k = 32).
 
     Attributes:
         pca: the fitted `sklearn.decomposition.PCA` (``explained_variance_`` and so on).
         sample_shape: the shape of one training sample, set by `fit`.
+        data_range: ``(min, max)`` of the training data, set by `fit`.
 
     The ``batch_size`` arguments are accepted for the autoencoders' interface and ignored:
     PCA is one matrix product.
     """
 
-    def __init__(self, latent_dim, *, seed=0):
+    def __init__(self, latent_dim, *, seed=0, clip=True):
         self.latent_dim = _checks.positive_int("latent_dim", latent_dim)
         self.pca = PCA(n_components=self.latent_dim, random_state=seed)
+        self.clip = bool(clip)
         self.sample_shape = None
+        self.data_range = None
 
     def fit(self, x) -> PCABaseline:
         """Fit the components on training samples ``x`` of shape ``(n, *sample_shape)``."""
@@ -43,6 +50,7 @@ class PCABaseline:
         x = _checks.batch("x", x, x.shape[1:])
         self.pca.fit(x.reshape(len(x), -1))
         self.sample_shape = x.shape[1:]
+        self.data_range = (float(x.min()), float(x.max()))
         return self
 
     def _check_fitted(self):
@@ -56,13 +64,16 @@ class PCABaseline:
         return self.pca.transform(x.reshape(len(x), -1))
 
     def decode(self, z, batch_size=None) -> np.ndarray:
-        """Samples of shape ``(n, *sample_shape)`` from coefficients ``z``."""
+        """Samples of shape ``(n, *sample_shape)`` from coefficients ``z`` (clipped to the
+        training data's range unless ``clip=False``)."""
         self._check_fitted()
         z = _checks.batch("z", z, (self.latent_dim,))
-        return self.pca.inverse_transform(z).reshape(len(z), *self.sample_shape)
+        x_hat = self.pca.inverse_transform(z).reshape(len(z), *self.sample_shape)
+        return np.clip(x_hat, *self.data_range) if self.clip else x_hat
 
     def reconstruct(self, x, batch_size=None) -> np.ndarray:
-        """The projection of ``x`` onto the principal subspace, shaped like ``x``."""
+        """The projection of ``x`` onto the principal subspace, shaped like ``x`` (clipped
+        to the training data's range unless ``clip=False``)."""
         return self.decode(self.encode(x))
 
     def count_params(self) -> int:
