@@ -74,16 +74,16 @@ def compare(ours, theirs, *, names=("the autoencoder", "PCA"), measure="test err
 class ChapterTimer:
     """Wall time of a whole chapter: create it in the first cell, call `finish` in the last.
 
-    `finish` glues ``chapter_seconds`` (the results page lists every chapter's time) and
-    returns the seconds.
+    `finish` prints the time, keeps it in ``seconds`` and glues it as ``chapter_seconds``
+    (the results page lists every chapter's time).
     """
 
     def __init__(self):
         self.start = time.perf_counter()
+        self.seconds = None
 
-    def finish(self) -> float:
-        seconds = time.perf_counter() - self.start
-        glue(chapter_seconds=seconds)
-        print(f"whole chapter: {seconds:.0f} s")
-        return seconds
+    def finish(self) -> None:
+        self.seconds = time.perf_counter() - self.start
+        glue(chapter_seconds=self.seconds)
+        print(f"whole chapter: {self.seconds:.0f} s")
 

@@ -68,7 +68,7 @@ class Dataset:
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, x_train={self.x_train.shape}, "
-                f"x_val={self.x_val.shape}, x_test={self.x_test.shape}, "
+                f"x_val={getattr(self.x_val, 'shape', None)}, x_test={self.x_test.shape}, "
                 f"classes={len(self.class_names)})")
 
 

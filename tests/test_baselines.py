@@ -8,11 +8,17 @@ from sklearn.decomposition import PCA
 import aecore
 from aecore.baselines import PCABaseline
 from aecore.metrics import elbo_terms
-from aecore.models import VariationalAutoencoder
+from aecore.models import Autoencoder, GaussianCode, dense_decoder, dense_encoder
+
+
+def small_vae(beta=1.0, seed=0):
+    return Autoencoder(dense_encoder((8, 8, 1), 4, (16,), code_activation=None),
+                       dense_decoder(2, (8, 8, 1), (16,)), code=GaussianCode(beta, seed=seed),
+                       reconstruction="bernoulli")
 
 
 def test_pca_baseline_matches_scikit_learn_on_images(digits):
-    pca = PCABaseline(5, seed=0).fit(digits.x_train)  # images (n, 8, 8, 1)
+    pca = PCABaseline(5, seed=0, clip=False).fit(digits.x_train)  # images (n, 8, 8, 1)
     flat_train = digits.x_train.reshape(len(digits.x_train), -1)
     flat_test = digits.x_test.reshape(len(digits.x_test), -1)
     reference = PCA(n_components=5, random_state=0).fit(flat_train)
@@ -25,6 +31,10 @@ def test_pca_baseline_matches_scikit_learn_on_images(digits):
                                reference.inverse_transform(reference.transform(flat_test)),
                                atol=1e-4)
     assert pca.count_params() == 5 * 64 + 64
+    # by default, reconstructions are clipped to the training data's range, [0, 1] here
+    clipped = PCABaseline(5, seed=0).fit(digits.x_train).reconstruct(digits.x_test)
+    np.testing.assert_allclose(clipped, np.clip(x_hat, 0.0, 1.0), atol=1e-6)
+    assert x_hat.min() < 0 or x_hat.max() > 1  # so the clipping did something
 
 
 def test_pca_baseline_is_scored_like_an_autoencoder(digits):
@@ -56,9 +66,7 @@ def test_pca_baseline_errors(digits):
 
 
 def test_elbo_terms_add_up_and_average_over_draws(digits):
-    model = VariationalAutoencoder(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(16,),
-                                   seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model = small_vae()
     terms = elbo_terms(model, digits.x_test, draws=3)
     assert set(terms) == {"reconstruction", "kl", "neg_elbo", "neg_elbo_std"}
     assert terms["neg_elbo"] == pytest.approx(terms["reconstruction"] + terms["kl"])
@@ -67,3 +75,42 @@ def test_elbo_terms_add_up_and_average_over_draws(digits):
     assert elbo_terms(model, digits.x_test)["neg_elbo_std"] == 0.0
     with pytest.raises(ValueError, match="draws"):
         elbo_terms(model, digits.x_test, draws=0)
+    with pytest.raises(ValueError, match="needs a VAE"):
+        elbo_terms(Autoencoder(dense_encoder((8, 8, 1), 2), dense_decoder(2, (8, 8, 1))),
+                   digits.x_test)
+
+
+def numpy_bce(x, p):
+    x, p = np.asarray(x, np.float64), np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(len(x), -1).sum(axis=1)
+
+
+def test_elbo_terms_match_numpy_with_the_same_draws(digits):
+    keras.utils.set_random_seed(0)
+    model = small_vae(beta=0.25)
+    x = digits.x_test[:100]
+    terms = elbo_terms(model, x, draws=4, seed=7)
+    # NumPy: the encoder's two halves, the closed-form KL, four draws from the same seed
+    z_mean, z_log_var = np.split(model.encode_raw(x), 2, axis=1)
+    kl = 0.5 * np.sum(np.exp(z_log_var.astype(np.float64)) + z_mean.astype(np.float64) ** 2
+                      - 1 - z_log_var, axis=1)
+    rng = np.random.default_rng(7)
+    nll = np.array([numpy_bce(x, model.decode(
+        z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape, np.float32)))
+        for _ in range(4)])                               # (draws, n)
+    per_draw = (nll + kl).mean(axis=1)
+    assert terms["kl"] == pytest.approx(kl.mean(), rel=1e-5)
+    assert terms["reconstruction"] == pytest.approx(nll.mean(), rel=1e-5)
+    assert terms["neg_elbo"] == pytest.approx(per_draw.mean(), rel=1e-5)
+    assert terms["neg_elbo_std"] == pytest.approx(per_draw.std(), rel=1e-3, abs=1e-6)
+    # the KL of the ELBO is the whole KL, whatever beta; training weighs it by beta
+    weighted = model.loss_terms(x, model.reconstruct(x))["kl"]
+    assert float(weighted) == pytest.approx(0.25 * terms["kl"], rel=1e-4)
+    # the sampled reconstruction term is close to an independent Monte-Carlo estimate
+    draws = 8
+    z = z_mean + np.exp(0.5 * z_log_var) * np.random.default_rng(1).standard_normal(
+        (draws, *z_mean.shape)).astype(np.float32)
+    x_hat = model.decode(z.reshape(-1, z.shape[-1]))  # all draws in one call
+    mc = numpy_bce(np.tile(x, (draws, 1, 1, 1)), x_hat).mean()
+    assert elbo_terms(model, x, draws=draws, seed=2)["reconstruction"] == pytest.approx(
+        mc, rel=0.01)

@@ -62,8 +62,19 @@ def test_fashion_from_a_data_dir(fake_fashion_dir, monkeypatch):
     assert d.class_names[9] == "Ankle boot"
 
 
-def test_missing_fashion_data_raises_one_clear_error(tmp_path, monkeypatch):
+def test_a_missing_data_dir_is_named(tmp_path, monkeypatch):
+    """AECORE_DATA_DIR, once set, is the only place looked in: no silent fallback."""
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match=r"AECORE_DATA_DIR=.*nowhere does not exist"):
+        aecore.load_dataset("fashion_mnist")
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "nowhere" / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="lacks train-labels-idx1-ubyte.gz, t10k"):
+        aecore.load_dataset("fashion_mnist")
+
+
+def test_missing_fashion_data_raises_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("AECORE_DATA_DIR", raising=False)
     monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "not-debian")
 
     def no_network():
@@ -74,9 +85,19 @@ def test_missing_fashion_data_raises_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError) as err:
         aecore.load_dataset("fashion_mnist")
     message = str(err.value)
-    assert "nowhere" in message and "not-debian" in message  # where it looked
+    assert "not-debian" in message and "~/.keras/datasets" in message  # where it looked
     assert "apt-get install dataset-fashion-mnist" in message  # how to get it
+    assert "AECORE_DATA_DIR" in message
     assert "network is unreachable" in message
+
+
+def test_a_truncated_file_in_the_data_dir_is_named(fake_fashion_dir, monkeypatch):
+    path = fake_fashion_dir / "t10k-images-idx3-ubyte.gz"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # a download cut short
+    monkeypatch.setenv("AECORE_DATA_DIR", str(fake_fashion_dir))
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz is truncated or corrupt"):
+        aecore.load_dataset("fashion_mnist")
 
 
 def test_mnist_without_network_raises(monkeypatch):
@@ -97,12 +118,47 @@ def test_truncated_idx_file_is_reported(tmp_path):
     with pytest.raises(ValueError, match="truncated"):
         data_module.read_idx(path)
     path.write_bytes(b"not a gzip file")
-    with pytest.raises(ValueError, match="not a gzip file"):
+    with pytest.raises(ValueError, match=r"bad-idx3-ubyte\.gz is truncated or corrupt.*gzip"):
         data_module.read_idx(path)
     plain = tmp_path / "plain-idx3-ubyte"
     plain.write_bytes(b"not an idx file")
     with pytest.raises(ValueError, match="magic"):
         data_module.read_idx(plain)
+
+
+def test_validation_split_is_stratified_disjoint_and_seeded(digits):
+    split = aecore.load_dataset("digits", validation_split=0.25, seed=3)
+    n = len(digits.x_train)  # 1437 training images before the split
+    assert len(split.x_val) == int(np.ceil(0.25 * n)) and len(split.x_train) == n - len(split.x_val)
+    assert len(split.y_val) == len(split.x_val) and split.x_val.dtype == np.float32
+    # stratified: each class keeps its share of the training images, to one image
+    counts = np.bincount(digits.y_train, minlength=10)
+    assert np.all(np.abs(np.bincount(split.y_val, minlength=10) - 0.25 * counts) <= 1)
+    # the two parts are exactly the original training set (images with their labels)
+    together = lambda x, y: sorted(r.tobytes() + bytes([int(label)]) for r, label in zip(x, y))
+    assert together(np.concatenate([split.x_train, split.x_val]),
+                    np.concatenate([split.y_train, split.y_val])) \
+        == together(digits.x_train, digits.y_train)
+    np.testing.assert_array_equal(split.x_test, digits.x_test)  # the test set is untouched
+    again = aecore.load_dataset("digits", validation_split=0.25, seed=3)
+    np.testing.assert_array_equal(again.x_val, split.x_val)
+    np.testing.assert_array_equal(again.y_train, split.y_train)
+    other = aecore.load_dataset("digits", validation_split=0.25, seed=4)
+    assert not np.array_equal(other.x_val, split.x_val)
+    assert "x_val=(360, 8, 8, 1)" in repr(split)
+
+
+def test_no_validation_split_by_default(digits):
+    assert digits.x_val.shape == (0, 8, 8, 1) and digits.y_val.shape == (0,)
+    bare = data_module.Dataset("tiny", digits.x_train, digits.y_train, digits.x_test,
+                               digits.y_test, digits.class_names)
+    assert "x_val=None" in repr(bare)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 2, "0.1"])
+def test_bad_validation_split(fraction):
+    with pytest.raises(ValueError, match="validation_split"):
+        aecore.load_dataset("digits", validation_split=fraction)
 
 
 @pytest.mark.parametrize("name", ["cifar10", "Fashion-MNIST", ""])

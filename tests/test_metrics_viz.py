@@ -5,6 +5,7 @@ from matplotlib.figure import Figure
 
 import aecore
 from aecore.metrics import mse_per_sample
+from aecore.models import Autoencoder, Corruption, GaussianCode, dense_decoder, dense_encoder
 
 
 class Constant(keras.Model):
@@ -25,18 +26,24 @@ def test_reconstruction_error_is_one_mse_per_sample():
 
 
 def test_reconstruction_error_of_a_vae_is_deterministic(digits):
-    model = aecore.models.VariationalAutoencoder(input_shape=(8, 8, 1), latent_dim=2,
-                                                 hidden_units=(8,), seed=0)
+    model = Autoencoder(dense_encoder((8, 8, 1), 4, (8,), code_activation=None),
+                        dense_decoder(2, (8, 8, 1), (8,)), code=GaussianCode(seed=0),
+                        reconstruction="bernoulli")
     x = digits.x_test[:50]
     first = aecore.reconstruction_error(model, x)
     np.testing.assert_array_equal(first, aecore.reconstruction_error(model, x))
     np.testing.assert_allclose(first, mse_per_sample(x, model.reconstruct(x)), rtol=1e-6)
+    z_mean = model.encode(x)  # the VAE is scored on the decoding of z_mean
+    np.testing.assert_allclose(first, mse_per_sample(x, model.decode(z_mean)), rtol=1e-5)
 
 
-def test_reconstruction_error_of_a_trained_model_matches_numpy(digits):
-    model = aecore.models.DenseAutoencoder(input_shape=digits.input_shape, latent_dim=4)
+def test_reconstruction_error_of_a_model_matches_numpy(digits):
+    model = Autoencoder(dense_encoder(digits.input_shape, 4),
+                        dense_decoder(4, digits.input_shape),
+                        corruption=Corruption("gaussian", 0.3, seed=0))  # off at inference
     x = digits.x_test[:20]
-    expected = ((x - model.reconstruct(x)) ** 2).reshape(20, -1).mean(axis=1)
+    x_hat = model.decode(model.encode(x))  # the halves one after the other, uncorrupted
+    expected = ((x - x_hat) ** 2).reshape(20, -1).mean(axis=1)
     np.testing.assert_allclose(aecore.reconstruction_error(model, x), expected, rtol=1e-5)
 
 
@@ -93,3 +100,28 @@ def test_smoke_mode_reads_the_environment(monkeypatch):
         assert aecore.train.smoke_mode() is expected
     monkeypatch.delenv("SMOKE_TEST")
     assert aecore.train.smoke_mode() is False
+
+
+def test_psnr_and_code_activity():
+    x = np.zeros((2, 4))
+    np.testing.assert_allclose(aecore.metrics.psnr(x, x + 0.1), [20.0, 20.0])
+    assert aecore.metrics.psnr(x, x)[0] == np.inf
+    stats = aecore.metrics.code_activity(np.array([[0.0, 0.5], [0.0, 0.3]]))
+    assert stats == {"mean_activation": 0.2, "active_fraction": 0.5, "dead_fraction": 0.5}
+    with pytest.raises(ValueError, match="shape"):
+        aecore.metrics.code_activity(np.zeros(3))
+
+
+def test_latent_scatter(rng):
+    z, y = rng.normal(size=(300, 2)), rng.integers(0, 10, 300)
+    fig = aecore.viz.latent_scatter(z, y, [f"c{i}" for i in range(10)], max_points=100)
+    ax = fig.axes[0]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 100
+    assert len(ax.get_legend().get_texts()) == len(np.unique(y))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        aecore.viz.latent_scatter(rng.normal(size=(5, 3)), y[:5])
+    side_by_side = aecore.viz.latent_scatter({"PCA": z, "AE": -z}, y, max_points=50)
+    assert [ax.get_title() for ax in side_by_side.axes] == ["PCA", "AE"]
+    first, second = (np.concatenate([c.get_offsets() for c in ax.collections])
+                     for ax in side_by_side.axes)
+    np.testing.assert_allclose(np.sort(first, axis=0), np.sort(-second, axis=0))  # same points

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import aecore
+from aecore.models import Autoencoder, Corruption, dense_decoder, dense_encoder
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -20,13 +21,14 @@ class StopAfter(keras.callbacks.Callback):
 
 
 def new_model():
-    return aecore.models.DenseAutoencoder(input_shape=(8, 8, 1), latent_dim=8, hidden_units=(16,))
+    return Autoencoder(dense_encoder((8, 8, 1), 8, (16,)), dense_decoder(8, (8, 8, 1), (16,)),
+                       corruption=Corruption("masking", 0.2))  # seeded by set_seed
 
 
 def train(digits, seed, epochs=3, **kwargs):
     aecore.train.set_seed(seed)
     model = new_model()
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam")
     history = aecore.train.fit(model, digits.x_train, digits.x_train, epochs=epochs,
                                batch_size=64, verbose=0, **kwargs)
     return model, history

@@ -42,8 +42,9 @@ class Autoencoder(keras.Model):
             cross-entropy summed over values, the VAE's likelihood).
 
     Training: ``model.compile(optimizer="adam")`` then ``model.fit(x, epochs=...)`` (or
-    ``fit(x_noisy, x_clean)``). The loss is the sum of the terms of `loss_terms`, and `fit`
-    logs each term by name next to their sum, ``loss``.
+    ``fit(x_noisy, x_clean)``). The loss is the sum of the terms of `objective`, and `fit`
+    logs each term by name next to their sum, ``loss``; `loss_terms` evaluates them on any
+    batch at inference.
 
     Inference: `encode`, `decode` and `reconstruct` take NumPy arrays (checked, run in
     batches, NumPy returned) or tensors (called directly). Nothing is corrupted or sampled
@@ -72,6 +73,7 @@ class Autoencoder(keras.Model):
             raise ValueError(f"the decoder outputs {tuple(decoder.output_shape[1:])}, but the "
                              f"encoder takes {self.sample_shape}.")
         names = ["reconstruction", *(code.terms if code is not None else ())]
+        # Keras tracks these (model.metrics lists each once), so fit logs every term by name
         self.term_trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.build((None, *self.sample_shape))
 
@@ -81,35 +83,45 @@ class Autoencoder(keras.Model):
             x = self.corruption(x, training=training)   # identity unless training
         h = self.encoder(x, training=training)
         z = h if self.code is None else self.code(h, training=training)
-        # the code's loss terms, read by compute_loss in the same step (any backend)
-        object.__setattr__(self, "_step_terms", self._code_terms(h, z))
+        # kept for compute_loss, which runs next in the same step (on any backend)
+        object.__setattr__(self, "_step_codes", (h, z))
         return self.decoder(z, training=training)
 
-    def _code_terms(self, h, z):
-        return {} if self.code is None else self.code.loss_terms(h, z)
+    def objective(self, x, x_hat, h, z):
+        """The training objective, term by term; the loss is the sum of the terms.
+
+        `x` is the target, `x_hat` the reconstruction, `h` the encoder's output and `z`
+        the code the decoder received (the same as `h` without a code part).
+        """
+        reconstruction = RECONSTRUCTION_LOSSES[self.reconstruction]   # mse or bernoulli
+        terms = {"reconstruction": ops.mean(reconstruction(x, x_hat))}
+        if self.code is not None:
+            terms.update(self.code.loss_terms(h, z))  # kl, l1 or sparsity, weighted
+        return terms
 
     def loss_terms(self, x, x_hat):
-        """The training objective, term by term; the loss is their sum."""
-        reconstruction = RECONSTRUCTION_LOSSES[self.reconstruction]
-        return {"reconstruction": ops.mean(reconstruction(x, x_hat)),
-                **self._step_terms}                     # the code part's terms, weighted
+        """`objective` on a batch at inference: the code part's terms are those of ``x``'s
+        own pass, uncorrupted and unsampled. ``x_hat`` is any reconstruction of ``x``, e.g.
+        ``model.reconstruct(x)``."""
+        if not ops.is_tensor(x):
+            x = self._check_inputs(x)
+        h = self.encoder(x, training=False)
+        z = h if self.code is None else self.code(h, training=False)
+        return self.objective(x, x_hat, h, z)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if getattr(self, "loss", None) is not None:  # set by compile(loss=...)
             raise ValueError(
-                "an Autoencoder computes its own loss (see loss_terms): compile it with an "
+                "an Autoencoder computes its own loss (see Autoencoder.objective): compile it with an "
                 "optimizer only, e.g. model.compile(optimizer='adam'), and choose the "
                 f"reconstruction loss with Autoencoder(..., reconstruction=...); got "
                 f"loss={self.loss!r}.")
-        terms = self.loss_terms(x if y is None else y, y_pred)
+        h, z = self._step_codes  # this step's forward pass, corrupted and sampled if training
+        terms = self.objective(x if y is None else y, y_pred, h, z)
         batch = ops.shape(y_pred)[0]  # weighted like Keras' own "loss", so the logs add up
         for name, value in terms.items():
             self.term_trackers[name].update_state(value, sample_weight=batch)
         return ops.sum(ops.stack(list(terms.values())))
-
-    @property
-    def metrics(self):
-        return [*super().metrics, *self.term_trackers.values()]
 
     # -- inference ----------------------------------------------------------------------------
     def _check_inputs(self, x):
