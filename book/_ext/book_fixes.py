@@ -8,6 +8,10 @@
   the chapter's number being the two-digit prefix of the notebook's file name. Sphinx keeps
   the numbers in env.toc_fignumbers as tuples, which captions and {numref} join with dots,
   so renumbering that table after Sphinx fills it changes both.
+- docutils writes the bibliography as <div role="list"> of entries with role
+  "doc-biblioentry", a role that DPUB-ARIA 1.1 deprecated and that is no list item, so axe
+  reports the list as missing its items (a critical ARIA failure). The entries become
+  role="listitem".
 """
 
 import re
@@ -28,6 +32,12 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
             seen.add(key)
             unique.append(script)
     scripts[:] = unique
+
+
+def _bibliography_entries_are_list_items(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
 def _number_figures_by_chapter(app, env):
@@ -53,5 +63,6 @@ def _number_figures_by_chapter(app, env):
 
 def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("html-page-context", _bibliography_entries_are_list_items)
     app.connect("env-get-updated", _number_figures_by_chapter, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
