@@ -89,7 +89,8 @@ OVERFLOW_JS = """() => {
     const column = article.getBoundingClientRect();
     const describe = el => el.tagName.toLowerCase()
         + [...el.classList].slice(0, 3).map(c => '.' + c).join('');
-    const snippet = el => (el.innerText || el.textContent).trim().replace(/\\s+/g, ' ').slice(0, 70);
+    const snippet = el => (el.innerText || el.textContent).trim().replace(/\\s+/g, ' ')
+        .slice(0, 70);
     const wide = el => el.scrollWidth > el.clientWidth + 1;
     const found = new Map();
     const selector = 'article div.highlight pre, article div.cell_output .output, '
