@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 MATHJAX_VERSION := 3.2.2
 MATHJAX := book/_static/mathjax/tex-chtml.js
+AXE_VERSION := 4.14.1
+AXE := tests/site/axe-core/.version-$(AXE_VERSION)
 
 # TensorFlow's C++ start-up logging (CUDA probing, oneDNN notices) is noise in notebooks.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
@@ -24,8 +26,9 @@ SMOKE_SITE := _build/smoke/_build/html
 
 ## test: unit tests + every notebook in smoke mode under nbval (two workers, one notebook
 ## per worker at a time) + a -W smoke build,
-## then the smoke-built site in headless Chromium (skipped when Chromium is missing)
-test: $(STAMP) $(MATHJAX)
+## then the smoke-built site in headless Chromium, axe-core included (skipped when Chromium
+## is missing)
+test: $(STAMP) $(MATHJAX) $(AXE)
 	SMOKE_TEST=1 $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
 	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
 	$(MAKE) --no-print-directory smoke-book
@@ -47,7 +50,7 @@ smoke-book: $(STAMP) $(MATHJAX)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/site
 
-site-test: $(STAMP)
+site-test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 
 ## lab: JupyterLab on the notebooks
@@ -71,6 +74,18 @@ $(MATHJAX):
 	    package/es5/a11y package/es5/sre
 	cp -r .mathjax-tmp/package/es5/. book/_static/mathjax/
 	rm -rf .mathjax-tmp
+
+# axe-core (Deque's accessibility engine), injected into every page by the browser test;
+# fetched again when AXE_VERSION changes.
+$(AXE):
+	rm -rf tests/site/axe-core .axe-tmp && mkdir -p .axe-tmp tests/site/axe-core
+	cd .axe-tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	tar xzf .axe-tmp/axe-core-$(AXE_VERSION).tgz -C .axe-tmp \
+	    package/axe.min.js package/LICENSE package/package.json
+	cp .axe-tmp/package/axe.min.js .axe-tmp/package/LICENSE .axe-tmp/package/package.json \
+	    tests/site/axe-core/
+	rm -rf .axe-tmp
+	touch $@
 
 clean-smoke:
 	rm -rf _build/smoke

@@ -2,6 +2,8 @@
 
 Run after a book build:  pytest tests/site --site _build/smoke/_build/html
 Nothing downloads a browser: Playwright drives /usr/bin/chromium (`apt-get install chromium`).
+The accessibility check injects axe-core, which `make test` fetches from npm into
+tests/site/axe-core/ (the Makefile pins its version).
 """
 
 import functools
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parent / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -23,6 +26,8 @@ def pytest_addoption(parser):
                      help="folder of the built book to test (default: the smoke build)")
     parser.addoption("--screenshots", default=None,
                      help="where to save one screenshot per page (default: <site>/../screenshots)")
+    parser.addoption("--axe", default=str(AXE),
+                     help=f"axe-core's axe.min.js (default: {AXE}, fetched by make)")
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +48,17 @@ def screenshot_dir(pytestconfig, site_dir):
     path = Path(option) if option else site_dir.parent / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def axe_source(pytestconfig):
+    """The text of axe.min.js. Missing is an error, not a skip: the check must not go quiet."""
+    path = Path(pytestconfig.getoption("--axe"))
+    if not path.is_file():
+        pytest.fail(f"axe-core is missing: no {path}. Fetch it with "
+                    "`make site-test` or `make test` (needs npm), or pass --axe PATH/axe.min.js",
+                    pytrace=False)
+    return path.read_text()
 
 
 @pytest.fixture(scope="session")
