@@ -8,13 +8,15 @@ tests/site/axe-core/ (the Makefile pins its version).
 
 import functools
 import http.server
+import os
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's chromium by default; CHROMIUM names another Chrome (GitHub's runners have one).
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
