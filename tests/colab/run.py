@@ -83,6 +83,29 @@ def run_notebook(python, notebook: Path, workdir: Path, env_vars) -> tuple[str, 
     return notebook.name, seconds, tail
 
 
+PROBE = """\
+import importlib.util, json, sys
+import aecore, keras, numpy, tensorflow
+print(json.dumps({"python": sys.executable, "aecore": aecore.__file__,
+                  "keras": keras.__version__, "tensorflow": tensorflow.__version__,
+                  "numpy": numpy.__version__,
+                  "myst_nb": importlib.util.find_spec("myst_nb") is not None}))
+"""
+
+
+def probe_kernel(python, workdir: Path, env_vars) -> dict:
+    """What the notebooks' kernel really imports: this environment's packages, no MyST-NB."""
+    path = workdir / "probe.ipynb"
+    cell = {"cell_type": "code", "id": "probe", "metadata": {}, "execution_count": None,
+            "outputs": [], "source": PROBE}
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    subprocess.run([str(python), "-m", "papermill", "-k", KERNEL, str(path), str(path)],
+                   env=env_vars, cwd=workdir, check=True, capture_output=True, timeout=600)
+    output = json.loads(path.read_text())["cells"][0]["outputs"][0]["text"]
+    return json.loads("".join(output))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default=str(ROOT / "_build" / "colab-env"))
@@ -114,6 +137,17 @@ def main():
     env_vars = {**os.environ, "SMOKE_TEST": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                 "JUPYTER_PATH": str(env / "share" / "jupyter"), "PYTHONPATH": ""}
     env_vars.pop("PYTHONPATH")
+    seen = probe_kernel(python, workdir, env_vars)
+    print(f"\nthe notebooks' kernel: {seen}")
+    wrong = [what for what, ok in (
+        ("its Python is not the Colab environment's", seen["python"].startswith(str(env))),
+        ("aecore is not the installed copy", seen["aecore"].startswith(str(env))),
+        ("MyST-NB is importable, as it is not on Colab", not seen["myst_nb"]),
+        ("TensorFlow, Keras or NumPy differ from the pins",
+         (seen["tensorflow"], seen["keras"], seen["numpy"])
+         == (after["tensorflow"], after["keras"], after["numpy"]))) if not ok]
+    if wrong:
+        sys.exit("the test does not run what a Colab reader runs: " + "; ".join(wrong))
     with ThreadPoolExecutor(args.workers) as pool:
         results = list(pool.map(lambda nb: run_notebook(python, workdir / nb.name, workdir,
                                                         env_vars), notebooks))
