@@ -137,19 +137,22 @@ def importance_weighted_nll(vae, x, k=100, seed=0, batch_size=256) -> np.ndarray
         raise ValueError("importance_weighted_nll needs a VAE: an Autoencoder with "
                          "code=GaussianCode().")
     k = _checks.positive_int("k", k)
-    h = vae.encode_raw(x, batch_size=batch_size)
+    h = vae.encode_raw(x, batch_size=batch_size).astype(np.float64)
     x = np.asarray(x, dtype=np.float32)
-    z_mean, z_log_var = np.split(h.astype(np.float64), 2, axis=-1)
-    std = np.exp(0.5 * z_log_var)
     rng = np.random.default_rng(seed)
-    log_w = np.empty((k, len(x)))
     log_2pi = np.log(2 * np.pi)
-    for i in range(k):
-        eps = rng.standard_normal(z_mean.shape)
-        z = z_mean + std * eps
-        x_hat = vae.decode(z.astype(np.float32), batch_size=batch_size)
-        log_px_z = -np.asarray(bernoulli_nll(x, x_hat), dtype=np.float64)
+    nll = np.empty(len(x))
+    chunk = max(1, 65536 // k)  # k codes for each of `chunk` samples decoded at once
+    for start in range(0, len(x), chunk):
+        z_mean, z_log_var = np.split(h[start:start + chunk], 2, axis=-1)   # (m, d) each
+        eps = rng.standard_normal((k, *z_mean.shape))                      # (k, m, d)
+        z = z_mean + np.exp(0.5 * z_log_var) * eps
+        x_hat = vae.decode(z.reshape(-1, z.shape[-1]).astype(np.float32),
+                           batch_size=max(batch_size, 4096))
+        x_rep = np.broadcast_to(x[start:start + chunk], (k, *x[start:start + chunk].shape))
+        log_px_z = -np.asarray(bernoulli_nll(x_rep.reshape(x_hat.shape), x_hat),
+                               dtype=np.float64).reshape(k, -1)
         log_pz = -0.5 * np.sum(z ** 2 + log_2pi, axis=-1)
         log_qz = -0.5 * np.sum(eps ** 2 + log_2pi + z_log_var, axis=-1)
-        log_w[i] = log_px_z + log_pz - log_qz
-    return -(logsumexp(log_w, axis=0) - np.log(k))
+        nll[start:start + chunk] = -(logsumexp(log_px_z + log_pz - log_qz, axis=0) - np.log(k))
+    return nll
