@@ -100,3 +100,23 @@ def test_no_test_data_in_training_or_selection(path):
                 if any("test" in name for name in names):
                     offenders.append(ast.unparse(node)[:120])
     assert offenders == [], f"{path.name} trains or chooses with test data: {offenders}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_page(path):
+    """The page as read (CONTRIBUTING.md): code lines fit the book's column at 1280 px, and
+    the cells a reader sees stay short; hidden bookkeeping cells may be longer."""
+    for index, cell in enumerate(cells(path, "code")):
+        lines = source(cell).splitlines()
+        long = [line for line in lines if len(line) > 80]
+        assert long == [], f"{path.name}, code cell {index}: lines over 80 characters: {long}"
+        if "remove-cell" not in cell.get("metadata", {}).get("tags", []):
+            assert len(lines) <= 30, \
+                f"{path.name}, code cell {index}: {len(lines)} lines, more than 30"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_myst_nb_import(path):
+    """Colab and `pip install aecore` have no MyST-NB: glue comes from aecore.book."""
+    for cell in cells(path, "code"):
+        assert "myst_nb" not in source(cell), f"{path.name} imports myst_nb"
