@@ -354,3 +354,15 @@ def test_model_modules_import_no_other_model_module():
                 imported |= ({node.module.split(".")[0]} if node.module
                              else {a.name for a in node.names})
         assert imported <= allowed.get(path.stem, set()), (path.name, imported)
+
+
+def test_unit_norm_code_keeps_each_code_units_weights_at_norm_one(digits):
+    decoder = dense_decoder(6, digits.input_shape, (16,), unit_norm_code=True)
+    model = Autoencoder(dense_encoder(digits.input_shape, 6, (16,)), decoder,
+                        code=L1Code(0.01))
+    model.compile(optimizer="adam")
+    model.fit(digits.x_train[:64], digits.x_train[:64], epochs=1, batch_size=32, verbose=0)
+    kernel = decoder.layers[0].kernel.numpy()  # (code units, 16): a row per code unit
+    np.testing.assert_allclose(np.linalg.norm(kernel, axis=1), 1.0, rtol=1e-5)
+    plain = dense_decoder(6, digits.input_shape, (16,))
+    assert plain.layers[0].kernel_constraint is None

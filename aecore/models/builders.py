@@ -32,22 +32,30 @@ def dense_encoder(input_shape, latent_dim, hidden_units=(), *, activation="relu"
 
 
 def dense_decoder(latent_dim, output_shape, hidden_units=(), *, activation="relu",
-                  output_activation="sigmoid", name="decoder") -> keras.Sequential:
+                  output_activation="sigmoid", unit_norm_code=False,
+                  name="decoder") -> keras.Sequential:
     """The mirror of `dense_encoder`: ``z -> x_hat``.
 
     `hidden_units` is given as for the encoder (input side first) and used in reverse, so
     the same tuple builds a mirrored pair: ``(256, 128)`` gives 32-128-256-784.
     ``output_activation="sigmoid"`` keeps every output in [0, 1], like the pixels.
+    ``unit_norm_code=True`` keeps each code unit's outgoing weights (a row of the first
+    layer's kernel) at unit norm after every update, so that a penalty on the code's size
+    (`L1Code`) cannot be dodged by shrinking the code and growing the decoder.
 
     Shapes: ``(batch, latent_dim) -> (batch, *output_shape)``.
     """
     output_shape = _checks.shape("output_shape", output_shape)
     latent_dim = _checks.positive_int("latent_dim", latent_dim)
     hidden_units = _checks.positive_ints("hidden_units", hidden_units)
-    layers = [keras.Input((latent_dim,))]
-    layers += [keras.layers.Dense(u, activation=activation) for u in reversed(hidden_units)]
-    layers += [keras.layers.Dense(math.prod(output_shape), activation=output_activation),
-               keras.layers.Reshape(output_shape)]                          # (batch, 28, 28, 1)
+    widths = [*reversed(hidden_units), math.prod(output_shape)]
+    activations = [activation] * len(hidden_units) + [output_activation]
+    dense = [keras.layers.Dense(w, activation=a) for w, a in zip(widths, activations)]
+    if unit_norm_code:  # the first kernel is (latent_dim, width): one row per code unit
+        dense[0] = keras.layers.Dense(widths[0], activation=activations[0],
+                                      kernel_constraint=keras.constraints.UnitNorm(axis=1))
+    layers = [keras.Input((latent_dim,)), *dense,
+              keras.layers.Reshape(output_shape)]                           # (batch, 28, 28, 1)
     return keras.Sequential(layers, name=name)
 
 
