@@ -46,7 +46,8 @@ def compare(ours, theirs, *, names=("the autoencoder", "PCA"), measure="test err
 
     Args:
         ours, theirs: a number each, or one number per seed (then the means are compared,
-            and a gap within the larger of the two standard deviations is called a tie).
+            and a gap within the larger standard deviation over seeds is called a tie; a
+            deterministic baseline may be a single number).
         names: how to call the two methods in the sentence.
         measure: what the numbers are ("test error", "AUROC", ...).
 
@@ -61,7 +62,7 @@ def compare(ours, theirs, *, names=("the autoencoder", "PCA"), measure="test err
         raise ValueError("theirs must not be zero: the comparison is relative to it.")
     spread = max(a.std(ddof=1) if a.size > 1 else 0.0, b.std(ddof=1) if b.size > 1 else 0.0)
     first, second = names
-    if a.size > 1 and b.size > 1 and abs(ma - mb) <= spread:
+    if spread > 0 and abs(ma - mb) <= spread:
         return (f"{first} and {second} tie: their mean {measure}s differ by less than the "
                 f"spread over seeds")
     change = ma / mb - 1

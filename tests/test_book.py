@@ -30,6 +30,9 @@ def test_compare_calls_a_gap_within_the_seed_spread_a_tie():
     assert book.compare(1.00, 1.03) == "the autoencoder's test error is 3% lower than PCA's"
     # a gap larger than the spread is not a tie either
     assert "lower" in book.compare([0.5, 0.51, 0.52], [1.0, 1.01, 1.02])
+    # seeds against a deterministic baseline: the seeds' own spread decides
+    assert "tie" in book.compare([0.95, 1.0, 1.05], 1.02)
+    assert "lower" in book.compare([0.90, 0.91, 0.92], 1.0)
 
 
 @pytest.mark.parametrize("ours, theirs, match", [
