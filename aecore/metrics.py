@@ -80,6 +80,17 @@ def ssim(x, x_hat, data_range=1.0) -> np.ndarray:
                      for a, b in zip(x, x_hat)])
 
 
+def _posterior(vae, x, batch_size, what):
+    """``(x, z_mean, z_log_var)`` of a VAE's q(z|x) for samples ``x``, as float64 NumPy."""
+    from aecore.models.parts import GaussianCode
+
+    if not isinstance(getattr(vae, "code", None), GaussianCode):
+        raise ValueError(f"{what} needs a VAE: an Autoencoder with code=GaussianCode().")
+    h = vae.encode_raw(x, batch_size=batch_size).astype(np.float64)
+    z_mean, z_log_var = np.split(h, 2, axis=-1)
+    return np.asarray(x, dtype=np.float32), z_mean, z_log_var
+
+
 def elbo_terms(vae, x, draws=1, seed=0, batch_size=256) -> dict:
     """A VAE's negative ELBO on ``x``, in nats per sample, estimated with explicit sampling.
 
@@ -95,20 +106,15 @@ def elbo_terms(vae, x, draws=1, seed=0, batch_size=256) -> dict:
         seed: seed of the draws (NumPy), so the estimate repeats exactly.
     """
     from aecore.losses import bernoulli_nll, gaussian_kl
-    from aecore.models.parts import GaussianCode
 
-    if not isinstance(getattr(vae, "code", None), GaussianCode):
-        raise ValueError("elbo_terms needs a VAE: an Autoencoder with code=GaussianCode().")
     draws = _checks.positive_int("draws", draws)
-    h = vae.encode_raw(x, batch_size=batch_size)
-    x = np.asarray(x, dtype=np.float32)
-    z_mean, z_log_var = np.split(h, 2, axis=-1)
+    x, z_mean, z_log_var = _posterior(vae, x, batch_size, "elbo_terms")
     kl = np.asarray(gaussian_kl(z_mean, z_log_var), dtype=np.float64)
     rng = np.random.default_rng(seed)
     nll = []
     for _ in range(draws):
         z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape, np.float32)
-        x_hat = vae.decode(z, batch_size=batch_size)
+        x_hat = vae.decode(z.astype(np.float32), batch_size=batch_size)
         nll.append(np.asarray(bernoulli_nll(x, x_hat), dtype=np.float64))
     nll = np.array(nll)                                   # (draws, n)
     per_draw = (nll + kl).mean(axis=1)
@@ -131,20 +137,15 @@ def importance_weighted_nll(vae, x, k=100, seed=0, batch_size=256) -> np.ndarray
     from scipy.special import logsumexp
 
     from aecore.losses import bernoulli_nll
-    from aecore.models.parts import GaussianCode
 
-    if not isinstance(getattr(vae, "code", None), GaussianCode):
-        raise ValueError("importance_weighted_nll needs a VAE: an Autoencoder with "
-                         "code=GaussianCode().")
     k = _checks.positive_int("k", k)
-    h = vae.encode_raw(x, batch_size=batch_size).astype(np.float64)
-    x = np.asarray(x, dtype=np.float32)
+    x, means, log_vars = _posterior(vae, x, batch_size, "importance_weighted_nll")
     rng = np.random.default_rng(seed)
     log_2pi = np.log(2 * np.pi)
     nll = np.empty(len(x))
     chunk = max(1, 65536 // k)  # k codes for each of `chunk` samples decoded at once
     for start in range(0, len(x), chunk):
-        z_mean, z_log_var = np.split(h[start:start + chunk], 2, axis=-1)   # (m, d) each
+        z_mean, z_log_var = means[start:start + chunk], log_vars[start:start + chunk]
         eps = rng.standard_normal((k, *z_mean.shape))                      # (k, m, d)
         z = z_mean + np.exp(0.5 * z_log_var) * eps
         x_hat = vae.decode(z.reshape(-1, z.shape[-1]).astype(np.float32),

@@ -135,8 +135,8 @@ def main():
     for nb in notebooks:
         shutil.copy(nb, workdir)
     env_vars = {**os.environ, "SMOKE_TEST": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-                "JUPYTER_PATH": str(env / "share" / "jupyter"), "PYTHONPATH": ""}
-    env_vars.pop("PYTHONPATH")
+                "JUPYTER_PATH": str(env / "share" / "jupyter")}
+    env_vars.pop("PYTHONPATH", None)  # nothing of this checkout may shadow the install
     seen = probe_kernel(python, workdir, env_vars)
     print(f"\nthe notebooks' kernel: {seen}")
     wrong = [what for what, ok in (
