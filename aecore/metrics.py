@@ -80,18 +80,20 @@ def ssim(x, x_hat, data_range=1.0) -> np.ndarray:
                      for a, b in zip(x, x_hat)])
 
 
-def _posterior(vae, x, batch_size, what):
-    """``(x, z_mean, z_log_var)`` of a VAE's q(z|x) for samples ``x``, as float64 NumPy."""
+def _posterior(vae, x, batch_size, what, labels=None):
+    """``(x, z_mean, z_log_var)`` of a VAE's q(z|x) for samples ``x``, as float64 NumPy
+    (a conditional VAE's q(z|x, y) with ``labels``)."""
     from aecore.models.parts import GaussianCode
 
     if not isinstance(getattr(vae, "code", None), GaussianCode):
         raise ValueError(f"{what} needs a VAE: an Autoencoder with code=GaussianCode().")
-    h = vae.encode_raw(x, batch_size=batch_size).astype(np.float64)
+    extra = {} if labels is None else {"labels": labels}
+    h = vae.encode_raw(x, batch_size=batch_size, **extra).astype(np.float64)
     z_mean, z_log_var = np.split(h, 2, axis=-1)
     return np.asarray(x, dtype=np.float32), z_mean, z_log_var
 
 
-def elbo_terms(vae, x, draws=1, seed=0, batch_size=256) -> dict:
+def elbo_terms(vae, x, draws=1, seed=0, batch_size=256, labels=None) -> dict:
     """A VAE's negative ELBO on ``x``, in nats per sample, estimated with explicit sampling.
 
     For each sample: ``reconstruction`` = E_q[-log p(x|z)] (Bernoulli, summed over pixels),
@@ -104,17 +106,20 @@ def elbo_terms(vae, x, draws=1, seed=0, batch_size=256) -> dict:
         x: samples in [0, 1].
         draws: codes drawn per sample.
         seed: seed of the draws (NumPy), so the estimate repeats exactly.
+        labels: the class of each sample, for a conditional VAE (``condition=
+            ClassCondition(...)``); its ELBO then bounds log p(x | y), not log p(x).
     """
     from aecore.losses import bernoulli_nll, gaussian_kl
 
     draws = _checks.positive_int("draws", draws)
-    x, z_mean, z_log_var = _posterior(vae, x, batch_size, "elbo_terms")
+    x, z_mean, z_log_var = _posterior(vae, x, batch_size, "elbo_terms", labels)
+    extra = {} if labels is None else {"labels": labels}
     kl = np.asarray(gaussian_kl(z_mean, z_log_var), dtype=np.float64)
     rng = np.random.default_rng(seed)
     nll = []
     for _ in range(draws):
         z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape, np.float32)
-        x_hat = vae.decode(z.astype(np.float32), batch_size=batch_size)
+        x_hat = vae.decode(z.astype(np.float32), batch_size=batch_size, **extra)
         nll.append(np.asarray(bernoulli_nll(x, x_hat), dtype=np.float64))
     nll = np.array(nll)                                   # (draws, n)
     per_draw = (nll + kl).mean(axis=1)

@@ -10,7 +10,21 @@ one model class; the builders make the usual halves and the parts add what makes
 
 from aecore.models.autoencoder import Autoencoder
 from aecore.models.builders import conv_decoder, conv_encoder, dense_decoder, dense_encoder
+from aecore.models.conditioning import ClassCondition
+from aecore.models.conv1d import conv1d_decoder, conv1d_encoder
+from aecore.models.masking import (HiddenPatchLoss, PatchDecoder, PatchEncoder,
+                                   mae_decoder, mae_encoder, mae_features, masked_error,
+                                   masked_images, paste_visible, patchify, pca_fill,
+                                   reconstruct_masked, unpatchify)
 from aecore.models.parts import Corruption, GaussianCode, KLSparseCode, L1Code, TopKCode
+from aecore.models.quantizers import (FSQ, RestartDeadCodes, VectorQuantizer, grid_decoder,
+                                      grid_encoder)
 
 __all__ = ["Autoencoder", "Corruption", "GaussianCode", "KLSparseCode", "L1Code", "TopKCode",
-           "conv_decoder", "conv_encoder", "dense_decoder", "dense_encoder"]
+           "conv1d_decoder", "conv1d_encoder", "conv_decoder", "conv_encoder",
+           "dense_decoder", "dense_encoder",
+           "FSQ", "RestartDeadCodes", "VectorQuantizer", "grid_decoder", "grid_encoder",
+           "ClassCondition", "HiddenPatchLoss", "PatchDecoder", "PatchEncoder", "mae_decoder",
+           "mae_encoder", "mae_features", "masked_error", "masked_images", "paste_visible",
+           "patchify",
+           "pca_fill", "reconstruct_masked", "unpatchify"]
