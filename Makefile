@@ -16,10 +16,11 @@ export PYTHONHASHSEED ?= 0
 
 .PHONY: book test colab-test unit site-test smoke-book lab venv clean clean-smoke
 
-## book: execute every notebook at full size and build the site into _build/html
+## book: execute every notebook at full size and build the site into _build/html.
+## Models that several chapters share are trained once per build (kept in _build/models).
 book: $(STAMP) $(MATHJAX)
 	@start=$$(date +%s); \
-	$(BIN)/jupyter-book build . || exit 1; \
+	AECORE_CACHE_DIR=$(CURDIR)/_build/models $(BIN)/jupyter-book build . || exit 1; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open: $(CURDIR)/_build/html/index.html"
 
 SMOKE_SITE := _build/smoke/_build/html
@@ -29,7 +30,8 @@ SMOKE_SITE := _build/smoke/_build/html
 ## then the smoke-built site in headless Chromium, axe-core included (skipped when Chromium
 ## is missing)
 test: $(STAMP) $(MATHJAX) $(AXE)
-	SMOKE_TEST=1 $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
+	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
+	    $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
 	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
 	$(MAKE) --no-print-directory smoke-book
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
@@ -44,7 +46,8 @@ colab-test:
 
 ## smoke-book: warning-free book build in smoke mode, in its own folder and cache
 smoke-book: $(STAMP) $(MATHJAX)
-	SMOKE_TEST=1 $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
+	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
+	    $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
 	@echo "Smoke build (not for publishing): $(CURDIR)/$(SMOKE_SITE)/index.html"
 
 unit: $(STAMP)

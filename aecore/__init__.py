@@ -6,10 +6,10 @@ works after ``import aecore``. Nothing is printed, plotted or downloaded on impo
 
 __version__ = "0.2.0"  # the one place the version is kept (pyproject.toml reads it)
 
-from aecore import (anomaly, baselines, book, data, losses, metrics, models,  # noqa: E402
-                    probes, train, viz)
+from aecore import (anomaly, baselines, book, data, interpret, losses,  # noqa: E402
+                    metrics, models, probes, timeseries, train, viz, zoo)
 from aecore.data import load_dataset  # noqa: E402
 from aecore.metrics import reconstruction_error  # noqa: E402
 
-__all__ = ["anomaly", "baselines", "book", "data", "losses", "metrics", "models", "probes",
-           "train", "viz", "load_dataset", "reconstruction_error"]
+__all__ = ["anomaly", "baselines", "book", "data", "interpret", "losses", "metrics", "models",
+           "probes", "timeseries", "train", "viz", "zoo", "load_dataset", "reconstruction_error"]

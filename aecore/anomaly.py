@@ -107,3 +107,22 @@ def blurred_error(x, x_hat, sigma=1.0) -> np.ndarray:
     blur = (0, sigma, sigma) + ((0,) if residual.ndim == 4 else ())
     blurred = gaussian_filter(residual, sigma=blur)
     return mse_per_sample(blurred, np.zeros_like(blurred))
+
+
+def knn_distance(x_fit, x, k=5) -> np.ndarray:
+    """Anomaly score of each sample of `x`: its mean Euclidean distance to its `k` nearest
+    samples of `x_fit` (the normal data), on flattened samples. A strong baseline that
+    learns nothing: an image far from every normal image it resembles is unusual.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    x_fit = np.asarray(x_fit, dtype=np.float32).reshape(len(x_fit), -1)
+    x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    k = _checks.positive_int("k", k)
+    if k > len(x_fit):
+        raise ValueError(f"k={k} exceeds the {len(x_fit)} samples of x_fit.")
+    if x.shape[1] != x_fit.shape[1]:
+        raise ValueError(f"x and x_fit must have samples of the same size, got "
+                         f"{x.shape[1]} and {x_fit.shape[1]} values.")
+    distances, _ = NearestNeighbors(n_neighbors=k).fit(x_fit).kneighbors(x)
+    return distances.mean(axis=1)

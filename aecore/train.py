@@ -1,13 +1,20 @@
-"""Seeding, smoke mode and a thin `fit` wrapper that times training and survives restarts."""
+"""Seeding, smoke mode, a thin `fit` wrapper that times training and survives restarts, and
+`cached_fit`, which trains a model once per configuration, data and seed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
 import time
+from pathlib import Path
 
 import keras
+import numpy as np
 
 SMOKE_ENV = "SMOKE_TEST"
+CACHE_ENV = "AECORE_CACHE_DIR"
 
 
 def smoke_mode() -> bool:
@@ -22,6 +29,18 @@ def smoke_mode() -> bool:
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the backend so that a run can be repeated."""
     keras.utils.set_random_seed(seed)
+
+
+def cosine_adam(epochs, n_samples, batch_size=256, learning_rate=2e-3):
+    """Adam whose learning rate falls from `learning_rate` to 0 along a half cosine over
+    `epochs` epochs of `n_samples` samples in batches of `batch_size` (Loshchilov & Hutter
+    2017, without restarts): large steps early, small ones to settle at the end."""
+    steps = int(epochs) * math.ceil(int(n_samples) / int(batch_size))
+    if steps < 1:
+        raise ValueError(f"cosine_adam needs at least one step, got epochs={epochs!r}, "
+                         f"n_samples={n_samples!r}.")
+    schedule = keras.optimizers.schedules.CosineDecay(float(learning_rate), steps)
+    return keras.optimizers.Adam(schedule)
 
 
 def fit(model, x, y=None, *, epochs, batch_size=256, validation_data=None, backup_dir=None,
@@ -46,7 +65,7 @@ def fit(model, x, y=None, *, epochs, batch_size=256, validation_data=None, backu
 
 
 def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
-                       optimizer="adam", verbose=0):
+                       optimizer="adam", code_activation="relu", verbose=0):
     """Greedy layer-wise pretraining of a deep dense autoencoder, the historical "stacking".
 
     Trains one shallow autoencoder per layer: the first on `x`, each next one on the codes of
@@ -58,18 +77,18 @@ def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
         x: training samples; their shape (after the batch axis) is the model's input shape.
         hidden_units, latent_dim: the deep model's layout, as for `dense_encoder`.
         epochs: epochs for each shallow autoencoder.
+        code_activation: of the code layer, as for `dense_encoder` (None: linear code).
 
     Returns:
         ``(model, histories)``: the stacked, not yet fine-tuned `Autoencoder` (ReLU layers,
-        ReLU code, sigmoid output) and the `History` of each shallow stage (with ``.seconds``).
+        the code activation, sigmoid output) and the `History` of each shallow stage (with ``.seconds``).
     """
-    import numpy as np
-
     from aecore.models import Autoencoder, dense_decoder, dense_encoder
 
     x = np.asarray(x, dtype="float32")
     shape = x.shape[1:]
-    deep = Autoencoder(dense_encoder(shape, latent_dim, hidden_units),
+    deep = Autoencoder(dense_encoder(shape, latent_dim, hidden_units,
+                                     code_activation=code_activation),
                        dense_decoder(latent_dim, shape, hidden_units))
     encoder_layers = [l for l in deep.encoder.layers if isinstance(l, keras.layers.Dense)]
     decoder_layers = [l for l in deep.decoder.layers if isinstance(l, keras.layers.Dense)]
@@ -77,8 +96,10 @@ def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
     histories = []
     for depth, width in enumerate([*hidden_units, latent_dim]):
         # the first stage rebuilds pixels in [0, 1]; later ones rebuild ReLU codes
+        last = depth == len(hidden_units)
         shallow = Autoencoder(
-            dense_encoder((codes.shape[1],), width),
+            dense_encoder((codes.shape[1],), width,
+                          code_activation=code_activation if last else "relu"),
             dense_decoder(width, (codes.shape[1],),
                           output_activation="sigmoid" if depth == 0 else None))
         shallow.compile(optimizer=optimizer)
@@ -88,3 +109,89 @@ def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
         decoder_layers[-1 - depth].set_weights(shallow.decoder.layers[0].get_weights())
         codes = shallow.encode(codes)
     return deep, histories
+
+
+def cache_dir() -> Path:
+    """Where `cached_fit` keeps trained models: ``$AECORE_CACHE_DIR``, else
+    ``~/.cache/aecore/models``. The book's build points it inside ``_build``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "aecore" / "models")
+
+
+def _unnamed(config):
+    """A config without ``name`` entries: Keras numbers automatic layer names per session
+    (``dense_7``), which must not change what a model is."""
+    if isinstance(config, dict):
+        return {k: _unnamed(v) for k, v in config.items() if k != "name"}
+    if isinstance(config, (list, tuple)):
+        return [_unnamed(v) for v in config]
+    return config
+
+
+def _fingerprint(*arrays) -> list:
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        out.append([list(a.shape), str(a.dtype), hashlib.sha256(a.tobytes()).hexdigest()])
+    return out
+
+
+def cached_fit(build, x, y=None, *, seed, epochs, batch_size=256, validation_data=None,
+               directory=None, verbose=2):
+    """Train ``build()`` with `fit`, once: later calls with the same model, optimizer, data,
+    seed and budget load the trained model instead.
+
+    Several chapters use the same trained model (chapter 2's deep autoencoder reappears in
+    chapters 3 and 10); the book's build trains it once and the others load it, while a
+    reader who runs one chapter alone simply trains it there.
+
+    Args:
+        build: a function of no arguments returning a *compiled* model. It runs after
+            `set_seed(seed)`, so its initial weights depend on the seed only.
+        x, y, validation_data, epochs, batch_size: as for `fit`.
+        seed: the seed of the weights and of the data order.
+        directory: where models are kept (default: `cache_dir()`).
+
+    The key is a hash of the model's and the optimizer's configurations (layer names left
+    out), the bytes of every training and validation array, the seed, epochs, batch size
+    and the Keras version.
+
+    Returns:
+        ``(model, history)`` as from `fit`: the History's ``.history`` dict and ``.seconds``
+        (the original training time) are kept with the model; ``history.cached`` tells
+        whether the model was loaded.
+    """
+    epochs = int(epochs)
+    set_seed(seed)
+    model = build()
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("build() must return a compiled model (call model.compile(...) in "
+                         "it): the optimizer is part of what is cached.")
+    arrays = [x] + ([] if y is None or y is x else [y]) + [a for a in (validation_data or ())
+                                                          if a is not None]
+    description = {"model": _unnamed(model.get_config()),
+                   "optimizer": _unnamed(model.optimizer.get_config()),
+                   "data": _fingerprint(*arrays), "y_is_x": y is x,
+                   "seed": int(seed), "epochs": epochs, "batch_size": int(batch_size),
+                   "keras": keras.__version__}
+    key = hashlib.sha256(json.dumps(description, sort_keys=True, default=str)
+                         .encode()).hexdigest()[:20]
+    folder = Path(directory) if directory is not None else cache_dir()
+    path, log_path = folder / f"{key}.keras", folder / f"{key}.json"
+    history = keras.callbacks.History()
+    if path.exists() and log_path.exists():
+        model = keras.saving.load_model(path)
+        logs = json.loads(log_path.read_text())
+        history.history, history.seconds, history.cached = logs["history"], logs["seconds"], True
+        return model, history
+    history = fit(model, x, y, epochs=epochs, batch_size=batch_size,
+                  validation_data=validation_data, verbose=verbose)
+    history.cached = False
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{key}.{os.getpid()}.partial"  # two runs at once: last one wins
+    model.save(partial.with_suffix(".keras"))
+    os.replace(partial.with_suffix(".keras"), path)
+    logs = {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+            "seconds": history.seconds}
+    partial.write_text(json.dumps(logs))
+    os.replace(partial, log_path)
+    return model, history

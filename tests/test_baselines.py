@@ -114,3 +114,51 @@ def test_elbo_terms_match_numpy_with_the_same_draws(digits):
     mc = numpy_bce(np.tile(x, (draws, 1, 1, 1)), x_hat).mean()
     assert elbo_terms(model, x, draws=draws, seed=2)["reconstruction"] == pytest.approx(
         mc, rel=0.01)
+
+
+# -- classical denoisers ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def noisy_pair():
+    x = aecore.load_dataset("digits").x_test[:6, ..., 0]
+    x = np.kron(x, np.ones((2, 2), dtype=x.dtype))  # 16 x 16: BM3D's blocks need room
+    return x, aecore.data.corrupt(x, "gaussian", 0.2, seed=0)
+
+
+def test_denoise_matches_the_libraries_called_directly(noisy_pair):
+    import bm3d
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+
+    _, noisy = noisy_pair
+    direct = {
+        "non-local means": [denoise_nl_means(im.astype(np.float64), h=0.1, sigma=0.2,
+                                             patch_size=3, patch_distance=5) for im in noisy],
+        "total variation": [denoise_tv_chambolle(im.astype(np.float64), weight=0.1)
+                            for im in noisy],
+        "BM3D": [bm3d.bm3d(im.astype(np.float64), sigma_psd=0.1) for im in noisy]}
+    for method, expected in direct.items():
+        out = aecore.baselines.denoise(noisy, method, 0.1, noise_std=0.2)
+        assert out.shape == noisy.shape and out.dtype == np.float32
+        np.testing.assert_allclose(out, np.clip(np.stack(expected), 0, 1), atol=1e-6)
+
+
+def test_tune_denoiser_picks_the_best_psnr(noisy_pair):
+    clean, noisy = noisy_pair
+    best, scores = aecore.baselines.tune_denoiser(clean, noisy, "total variation",
+                                                  (1e-4, 0.1, 5.0))
+    assert set(scores) == {1e-4, 0.1, 5.0} and best == max(scores, key=scores.get)
+    expected = aecore.metrics.psnr(clean, aecore.baselines.denoise(
+        noisy, "total variation", best)).mean()
+    assert scores[best] == pytest.approx(expected)
+    assert best == 0.1  # a near-zero weight keeps the noise, a huge one flattens the image
+
+
+def test_denoise_rejects_bad_input(noisy_pair):
+    _, noisy = noisy_pair
+    with pytest.raises(ValueError, match="method must be one of"):
+        aecore.baselines.denoise(noisy, "wiener", 0.1)
+    with pytest.raises(ValueError, match=r"\(n, height, width\)"):
+        aecore.baselines.denoise(noisy[..., None], "BM3D", 0.1)
+    with pytest.raises(ValueError, match="larger than 8 x 8"):
+        aecore.baselines.denoise(noisy[:, :8, :8], "BM3D", 0.1)  # would crash bm3d
+    with pytest.raises(ValueError, match="at least one value"):
+        aecore.baselines.tune_denoiser(noisy, noisy, "BM3D", ())

@@ -336,3 +336,12 @@ def test_layerwise_pretraining_stacks_the_shallow_models(digits):
     untrained = Autoencoder(dense_encoder(SHAPE, 8, (32, 16)), dense_decoder(8, SHAPE, (32, 16)))
     assert (aecore.reconstruction_error(model, digits.x_test).mean()
             < aecore.reconstruction_error(untrained, digits.x_test).mean())
+
+
+def test_layerwise_pretraining_with_a_linear_code(digits):
+    aecore.train.set_seed(0)
+    model, histories = aecore.train.pretrain_layerwise(digits.x_train, (16,), 4, epochs=1,
+                                                       code_activation=None)
+    assert model.encoder.get_layer("code").get_config()["activation"] == "linear"
+    assert histories[-1].model.encoder.layers[-1].get_config()["activation"] == "linear"
+    assert (model.encode(digits.x_test) < 0).any()  # a ReLU code would never be negative

@@ -135,7 +135,9 @@ def main():
     for nb in notebooks:
         shutil.copy(nb, workdir)
     env_vars = {**os.environ, "SMOKE_TEST": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-                "JUPYTER_PATH": str(env / "share" / "jupyter")}
+                "JUPYTER_PATH": str(env / "share" / "jupyter"),
+                # a reader's first run: no trained model cached from anywhere else
+                "AECORE_CACHE_DIR": str(workdir / "models")}
     env_vars.pop("PYTHONPATH", None)  # nothing of this checkout may shadow the install
     seen = probe_kernel(python, workdir, env_vars)
     print(f"\nthe notebooks' kernel: {seen}")
