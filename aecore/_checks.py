@@ -75,3 +75,19 @@ def batch(name: str, x, sample_shape: tuple[int, ...], unit_range=False) -> np.n
         raise ValueError(f"{name} must lie in [0, 1] for this model (its output is a sigmoid), "
                          f"got values from {x.min():g} to {x.max():g}.{hint}")
     return x
+
+
+def conv_shapes(input_shape, filters, name="input_shape"):
+    """Check a (height, width, channels) shape for `len(filters)` stride-2 halvings; return
+    ``(shape, filters, smallest map)``."""
+    input_shape = shape(name, input_shape)
+    filters = positive_ints("filters", filters)
+    if not filters:
+        raise ValueError(f"filters must name at least one layer, got filters={filters!r}.")
+    factor = 2 ** len(filters)
+    if len(input_shape) != 3 or input_shape[0] % factor or input_shape[1] % factor:
+        raise ValueError(
+            f"{name} must be (height, width, channels) with height and width divisible "
+            f"by 2**len(filters) = {factor}, got {name}={input_shape!r}.")
+    smallest = (input_shape[0] // factor, input_shape[1] // factor, filters[-1])
+    return input_shape, filters, smallest

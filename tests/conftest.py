@@ -23,3 +23,27 @@ def digits():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def run_on_jax():
+    """Run a script under Keras' JAX backend in a fresh interpreter (the backend is chosen at
+    import) and return the JSON it prints on a line starting with ``RESULTS``."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+
+    def run(script):
+        env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        line = next(l for l in done.stdout.splitlines() if l.startswith("RESULTS"))
+        return json.loads(line.removeprefix("RESULTS"))
+
+    return run

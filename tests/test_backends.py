@@ -1,10 +1,5 @@
 """The models use keras.ops only, so they train unchanged on another backend (JAX here)."""
 
-import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -58,14 +53,8 @@ TERMS = {"dense_sparse_denoising": ["reconstruction", "sparsity"],
          "conv_top_k": ["reconstruction"]}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_composed_models_train_with_fit_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULTS"))
-    results = json.loads(line.removeprefix("RESULTS"))
+def test_composed_models_train_with_fit_on_jax(run_on_jax):
+    results = run_on_jax(SCRIPT)
     assert set(results) == set(TERMS)
     for name, terms in TERMS.items():
         logs = results[name]

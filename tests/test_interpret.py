@@ -2,11 +2,6 @@
 on activations, and cutting a classifier to capture and patch a layer; each checked against
 an independent computation (NumPy, scikit-learn, a hand computation)."""
 
-import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -341,14 +336,8 @@ JAX_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_toy_model_and_sparse_autoencoders_train_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULTS"))
-    results = json.loads(line.removeprefix("RESULTS"))
+def test_toy_model_and_sparse_autoencoders_train_on_jax(run_on_jax):
+    results = run_on_jax(JAX_SCRIPT)
     assert results["toy"]["round_trip"]
     assert results["toy"]["loss"][-1] < results["toy"]["loss"][0]
     for name in ("topk", "l1"):

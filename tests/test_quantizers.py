@@ -3,12 +3,7 @@ nearest codes against a NumPy argmin, the straight-through gradient against the 
 the loss with respect to the code, the loss terms and FSQ's rounding against hand-written
 NumPy, perplexity against scipy, bits against log2 arithmetic."""
 
-import importlib.util
-import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -323,14 +318,8 @@ JAX_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_quantised_autoencoders_train_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULTS"))
-    results = json.loads(line.removeprefix("RESULTS"))
+def test_quantised_autoencoders_train_on_jax(run_on_jax):
+    results = run_on_jax(JAX_SCRIPT)
     for name, terms in (("vq", ["reconstruction", "codebook", "commitment"]),
                         ("fsq", ["reconstruction"])):
         logs = results[name]

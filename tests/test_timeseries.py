@@ -4,7 +4,6 @@ scikit-learn's metrics, a formula for the point-adjusted AUROC of a random score
 own loader."""
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -323,14 +322,8 @@ JAX_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_conv1d_autoencoder_trains_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULTS"))
-    result = json.loads(line.removeprefix("RESULTS"))
+def test_conv1d_autoencoder_trains_on_jax(run_on_jax):
+    result = run_on_jax(JAX_SCRIPT)
     assert result["loss"][-1] < result["loss"][0]
     assert result["round_trip"]
     assert result["mse_model"] == pytest.approx(result["mse"], rel=1e-4)

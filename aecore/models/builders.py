@@ -59,27 +59,13 @@ def dense_decoder(latent_dim, output_shape, hidden_units=(), *, activation="relu
     return keras.Sequential(layers, name=name)
 
 
-def _conv_shapes(input_shape, filters, name="input_shape"):
-    input_shape = _checks.shape(name, input_shape)
-    filters = _checks.positive_ints("filters", filters)
-    if not filters:
-        raise ValueError(f"filters must name at least one layer, got filters={filters!r}.")
-    factor = 2 ** len(filters)
-    if len(input_shape) != 3 or input_shape[0] % factor or input_shape[1] % factor:
-        raise ValueError(
-            f"{name} must be (height, width, channels) with height and width divisible "
-            f"by 2**len(filters) = {factor}, got {name}={input_shape!r}.")
-    smallest = (input_shape[0] // factor, input_shape[1] // factor, filters[-1])
-    return input_shape, filters, smallest
-
-
 def conv_encoder(input_shape, latent_dim, filters=(32, 64), *, kernel_size=3,
                  code_activation=None, name="encoder") -> keras.Sequential:
     """Strided convolutions down, then a dense code: each block halves height and width.
 
     With the defaults on 28 x 28 x 1 images: ``28x28x1 -> 14x14x32 -> 7x7x64 -> 32``.
     """
-    input_shape, filters, _ = _conv_shapes(input_shape, filters)
+    input_shape, filters, _ = _checks.conv_shapes(input_shape, filters)
     latent_dim = _checks.positive_int("latent_dim", latent_dim)
     kernel_size = _checks.positive_int("kernel_size", kernel_size)
     layers = [keras.Input(input_shape)]
@@ -97,7 +83,7 @@ def conv_decoder(latent_dim, output_shape, filters=(32, 64), *, kernel_size=3,
 
     With the defaults: ``32 -> 7x7x64 -> 14x14x64 -> 28x28x32 -> 28x28x1``.
     """
-    output_shape, filters, smallest = _conv_shapes(output_shape, filters, "output_shape")
+    output_shape, filters, smallest = _checks.conv_shapes(output_shape, filters, "output_shape")
     latent_dim = _checks.positive_int("latent_dim", latent_dim)
     kernel_size = _checks.positive_int("kernel_size", kernel_size)
     layers = [keras.Input((latent_dim,)),

@@ -323,15 +323,8 @@ def grid_encoder(input_shape, dim, filters=(16, 32), *, kernel_size=3,
     that is exactly 0 everywhere (FSQ's starting point, as every small number rounds to
     0) would give a ReLU decoder zero gradients, and training would never start.
     """
-    input_shape = _checks.shape("input_shape", input_shape)
+    input_shape, filters, _ = _checks.conv_shapes(input_shape, filters)
     dim = _checks.positive_int("dim", dim)
-    filters = _checks.positive_ints("filters", filters)
-    factor = 2 ** len(filters)
-    if not filters or len(input_shape) != 3 or input_shape[0] % factor \
-            or input_shape[1] % factor:
-        raise ValueError(f"input_shape must be (height, width, channels) divisible by "
-                         f"2**len(filters) = {factor}, and filters non-empty; got "
-                         f"input_shape={input_shape!r}, filters={filters!r}.")
     layers = [keras.Input(input_shape)]
     layers += [keras.layers.Conv2D(f, kernel_size, strides=2, padding="same",
                                    activation=activation) for f in filters]
@@ -348,16 +341,10 @@ def grid_decoder(output_shape, dim, filters=(16, 32), *, kernel_size=3,
     With the defaults: ``49 * dim -> 7x7xdim -> 7x7x32 -> 14x14x32 -> 28x28x16 ->
     28x28x1``.
     """
-    output_shape = _checks.shape("output_shape", output_shape)
+    output_shape, filters, smallest = _checks.conv_shapes(output_shape, filters,
+                                                          "output_shape")
     dim = _checks.positive_int("dim", dim)
-    filters = _checks.positive_ints("filters", filters)
-    factor = 2 ** len(filters)
-    if not filters or len(output_shape) != 3 or output_shape[0] % factor \
-            or output_shape[1] % factor:
-        raise ValueError(f"output_shape must be (height, width, channels) divisible by "
-                         f"2**len(filters) = {factor}, and filters non-empty; got "
-                         f"output_shape={output_shape!r}, filters={filters!r}.")
-    grid = (output_shape[0] // factor, output_shape[1] // factor, dim)
+    grid = (smallest[0], smallest[1], dim)
     layers = [keras.Input((math.prod(grid),)), keras.layers.Reshape(grid),
               keras.layers.Conv2D(filters[-1], kernel_size, padding="same",
                                   activation=activation)]
