@@ -43,6 +43,18 @@ def _check_width(h, dim, who):
                          f"got shape {tuple(h.shape)}.")
 
 
+def _checked_indices(indices, num_codes) -> np.ndarray:
+    """Code indices as a NumPy ``(batch, positions)`` integer array in [0, num_codes)."""
+    indices = np.asarray(indices)
+    if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError("indices must be integers of shape (batch, positions), "
+                         f"got {indices.dtype} of shape {indices.shape}.")
+    if indices.size and (indices.min() < 0 or indices.max() >= num_codes):
+        raise ValueError(f"indices must lie in [0, {num_codes}), got values "
+                         f"from {indices.min()} to {indices.max()}.")
+    return indices
+
+
 @keras.saving.register_keras_serializable(package="aecore")
 class VectorQuantizer(keras.layers.Layer):
     """Snap each `dim`-number vector of the code to the nearest of `num_codes` codebook
@@ -117,13 +129,7 @@ class VectorQuantizer(keras.layers.Layer):
         output: ``(batch, positions * dim)``, ready for the decoder."""
         numpy_in = not ops.is_tensor(indices)
         if numpy_in:
-            indices = np.asarray(indices)
-            if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
-                raise ValueError("indices must be integers of shape (batch, positions), "
-                                 f"got {indices.dtype} of shape {indices.shape}.")
-            if indices.size and (indices.min() < 0 or indices.max() >= self.num_codes):
-                raise ValueError(f"indices must lie in [0, {self.num_codes}), got values "
-                                 f"from {indices.min()} to {indices.max()}.")
+            indices = _checked_indices(indices, self.num_codes)
         e = ops.take(self.codebook, ops.reshape(indices, (-1,)), axis=0)
         e = ops.reshape(e, (-1, indices.shape[-1] * self.dim))
         return ops.convert_to_numpy(e) if numpy_in else e
@@ -233,13 +239,7 @@ class FSQ(keras.layers.Layer):
     def codes(self, indices):
         """The code vectors of ``(batch, positions)`` indices, flattened like `call`'s
         output. NumPy in and out."""
-        indices = np.asarray(indices)
-        if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
-            raise ValueError("indices must be integers of shape (batch, positions), "
-                             f"got {indices.dtype} of shape {indices.shape}.")
-        if indices.size and (indices.min() < 0 or indices.max() >= self.num_codes):
-            raise ValueError(f"indices must lie in [0, {self.num_codes}), got values "
-                             f"from {indices.min()} to {indices.max()}.")
+        indices = _checked_indices(indices, self.num_codes)
         levels = np.asarray(self.levels)
         basis = np.cumprod((1, *self.levels[:-1]))
         digits = (indices[..., None] // basis) % levels             # 0 .. L_i - 1
