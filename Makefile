@@ -14,7 +14,7 @@ AXE := tests/site/axe-core/.version-$(AXE_VERSION)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: book test colab-test unit site-test smoke-book lab venv clean clean-smoke
+.PHONY: book test colab-test unit site-test smoke-book smoke-pytest lab venv clean clean-smoke
 
 ## book: execute every notebook at full size and build the site into _build/html.
 ## Models that several chapters share are trained once per build (kept in _build/models).
@@ -26,14 +26,12 @@ book: $(STAMP) $(MATHJAX)
 SMOKE_SITE := _build/smoke/_build/html
 
 ## test: unit tests + every notebook in smoke mode under nbval (two workers, one notebook
-## per worker at a time) + a -W smoke build,
+## per worker at a time), side by side with a -W smoke build (its notebook kernels mostly
+## wait on start-up, so the two share the two cores well),
 ## then the smoke-built site in headless Chromium, axe-core included (skipped when Chromium
 ## is missing)
 test: $(STAMP) $(MATHJAX) $(AXE)
-	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
-	    $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
-	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
-	$(MAKE) --no-print-directory smoke-book
+	$(MAKE) --no-print-directory -j2 --output-sync=target smoke-pytest smoke-book
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 	@echo "Screenshots of every page: $(CURDIR)/_build/smoke/_build/screenshots"
 
@@ -43,6 +41,11 @@ test: $(STAMP) $(MATHJAX) $(AXE)
 ## dependencies). Fails if a notebook fails or the install changes TensorFlow or NumPy.
 colab-test:
 	$(PYTHON) tests/colab/run.py
+
+smoke-pytest: $(STAMP)
+	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
+	    $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
+	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
 
 ## smoke-book: warning-free book build in smoke mode, in its own folder and cache
 smoke-book: $(STAMP) $(MATHJAX)
