@@ -19,7 +19,7 @@ et al. 2023; Gao et al. 2024). This module has what a chapter on that needs:
   ``head`` (input -> activations) and ``tail`` (activations -> outputs), sharing weights, to
   capture a layer's activations and to run the rest of the network on patched ones;
 - what a latent responds to: `top_inputs` (its top-activating inputs) and `label_purity`
-  (how many of them share a label); `tradeoff_chart`, a measure against L0 per method.
+  (how many of them share a label).
 """
 
 from __future__ import annotations
@@ -133,19 +133,21 @@ def mmcs(true, learned) -> float:
 
 
 def fraction_of_variance_explained(x, x_hat) -> float:
-    """``1 - sum ||x - x_hat||^2 / sum ||x - mean(x)||^2`` over samples and dimensions.
+    """``1 - sum ||x - x_hat||^2 / sum ||x - mean(x)||^2`` over samples and dimensions:
+    scikit-learn's R^2 weighted by each dimension's variance.
 
     1 is a perfect reconstruction; 0 is no better than predicting the mean activation.
     """
+    from sklearn.metrics import r2_score
+
     x = _matrix("x", x)
     x_hat = _matrix("x_hat", x_hat, x.shape[1])
     if x_hat.shape != x.shape:
         raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and "
                          f"{x_hat.shape}.")
-    total = np.sum((x - x.mean(axis=0)) ** 2)
-    if total == 0:
+    if not np.any(x.var(axis=0) > 0):
         raise ValueError("x has no variance: the fraction explained is undefined.")
-    return float(1.0 - np.sum((x - x_hat) ** 2) / total)
+    return float(r2_score(x, x_hat, multioutput="variance_weighted"))
 
 
 def l0(z) -> float:
@@ -258,24 +260,3 @@ def label_purity(z, labels, n=10) -> np.ndarray:
         if len(top) == n:
             purity[j] = np.unique(labels[top], return_counts=True)[1].max() / n
     return purity
-
-
-def tradeoff_chart(series, *, xlabel, ylabel, hlines=None, ax_size=(5.0, 3.6)):
-    """One line with markers per entry of `series` ({label: (x values, y values)}), each
-    with its own x (e.g. a measure against L0 for several methods), and optional
-    horizontal reference lines `hlines` ({label: y}). Returns an `aecore.viz.Figure`."""
-    from aecore import viz
-
-    fig = viz.Figure(figsize=ax_size, layout="constrained")
-    ax = fig.subplots()
-    for i, (label, (x, y)) in enumerate(series.items()):
-        order = np.argsort(x)
-        ax.plot(np.asarray(x)[order], np.asarray(y)[order], marker="os^D"[i % 4],
-                label=label, color=viz.SERIES_COLORS[i % len(viz.SERIES_COLORS)])
-    for i, (label, y) in enumerate((hlines or {}).items()):
-        ax.axhline(y, linestyle=(":", "-.", "--")[i % 3], label=label,
-                   color=viz.REFERENCE_COLORS[i % len(viz.REFERENCE_COLORS)])
-    ax.set_xlabel(xlabel), ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    return fig

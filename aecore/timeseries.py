@@ -7,7 +7,7 @@ windows; labels and the measures are per time point. This module goes between th
   `aeon` package, read from its files: nothing is downloaded), or a file of the UCR archive;
 - `sliding_windows` and `overlap_average`: series -> windows -> series (an exact round trip);
 - `window_scores_to_points`: one score per window -> one score per time point;
-- `anomaly_segments`, `point_adjust`, `point_adjust_flags`: the "point-adjusted" evaluation;
+- `anomaly_segments`, `point_adjust`: the "point-adjusted" evaluation;
 - `detection_report`: AUROC and AP with and without point adjustment, and precision, recall
   and F1 at a threshold, anomalies as the positive class;
 - `top_score_hit`: does the highest score land on the anomaly (the UCR archive's question)?
@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import (average_precision_score, f1_score, precision_score,
-                             recall_score, roc_auc_score)
 
-from aecore import _checks
+from aecore import _checks, anomaly
 
 # The labelled series that `aeon` ships inside its wheel (aeon.datasets.load_kdd_tsad_135
 # reads the same files): one series of the KDD Cup 2021 / UCR anomaly archive.
@@ -237,19 +235,11 @@ def point_adjust(scores, labels) -> np.ndarray:
     return adjusted
 
 
-def point_adjust_flags(flags, labels) -> np.ndarray:
-    """Point-adjusted decisions: a labelled anomaly with at least one flagged point counts
-    as flagged in full; flags on normal points are kept."""
-    flags = _labels(flags)
-    return (point_adjust(flags, labels) > 0.5).astype(np.int64)
-
-
 def detection_report(labels, scores, threshold) -> dict:
-    """Point-wise measures of a score (higher = more anomalous), anomalies positive.
-
-    Returns AUROC and average precision of the scores, precision, recall and F1 of the rule
-    ``score > threshold``, and the same five point-adjusted (keys ending in ``_pa``).
-    """
+    """`aecore.anomaly.detection_report` (AUROC, average precision, and precision, recall and
+    false-positive rate of ``score > threshold``) plus F1, then all of it again on the
+    point-adjusted scores (keys ending in ``_pa``): a threshold flags a whole anomaly there
+    as soon as it flags one of its points."""
     labels = _labels(labels)
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != labels.shape or not np.all(np.isfinite(scores)):
@@ -257,16 +247,12 @@ def detection_report(labels, scores, threshold) -> dict:
                          f"{scores.shape}.")
     if labels.min() == labels.max():
         raise ValueError("labels must contain both normal (0) and anomalous (1) points.")
-    flags = (scores > threshold).astype(np.int64)
     report = {}
-    for suffix, s, f in (("", scores, flags),
-                         ("_pa", point_adjust(scores, labels),
-                          point_adjust_flags(flags, labels))):
-        report |= {"auroc" + suffix: float(roc_auc_score(labels, s)),
-                   "average_precision" + suffix: float(average_precision_score(labels, s)),
-                   "precision" + suffix: float(precision_score(labels, f, zero_division=0)),
-                   "recall" + suffix: float(recall_score(labels, f)),
-                   "f1" + suffix: float(f1_score(labels, f, zero_division=0))}
+    for suffix, s in (("", scores), ("_pa", point_adjust(scores, labels))):
+        r = anomaly.detection_report(labels, s, threshold)
+        p, q = r["precision"], r["recall"]
+        r["f1"] = 2 * p * q / (p + q) if p + q else 0.0
+        report |= {key + suffix: value for key, value in r.items()}
     return report
 
 

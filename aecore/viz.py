@@ -156,14 +156,20 @@ def latent_scatter(z, labels, class_names=None, *, title=None, ax_size=5.0, max_
 
 def line_chart(x, series, *, xlabel, ylabel, logx=False, logy=False, title=None,
                hlines=None, vlines=None) -> Figure:
-    """One line per entry of `series` ({label: y values at `x`}). `hlines` ({label: y}) adds
-    horizontal reference lines (e.g. a published baseline), `vlines` ({label: x}) vertical
-    ones (e.g. the noise level a model was trained at); references are black or grey, never
-    a colour a series uses."""
+    """One line per entry of `series` ({label: y values at `x`}; with ``x=None``, {label:
+    (its own x values, y values)}, drawn in order of x, e.g. a measure against L0 for
+    several methods). `hlines` ({label: y}) adds horizontal reference lines (e.g. a
+    published baseline), `vlines` ({label: x}) vertical ones (e.g. the noise level a model
+    was trained at); references are black or grey, never a colour a series uses."""
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.subplots()
     for i, (label, y) in enumerate(series.items()):
-        ax.plot(x, y, marker=CLASS_MARKERS[i % len(CLASS_MARKERS)], label=label,
+        xs = x
+        if x is None:
+            xs, y = (np.asarray(v, dtype=float) for v in y)
+            order = np.argsort(xs)
+            xs, y = xs[order], y[order]
+        ax.plot(xs, y, marker=CLASS_MARKERS[i % len(CLASS_MARKERS)], label=label,
                 color=SERIES_COLORS[i % len(SERIES_COLORS)])
     references = [(ax.axhline, label, y) for label, y in (hlines or {}).items()]
     references += [(ax.axvline, label, v) for label, v in (vlines or {}).items()]

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import r2_score
 from sklearn.metrics.pairwise import cosine_similarity
 
+import aecore
 from aecore import interpret
 from aecore.models import (Autoencoder, L1Code, TopKCode, dense_decoder,
                            dense_encoder)
@@ -380,9 +381,9 @@ def test_label_purity_matches_a_direct_count():
         assert purity[j] == pytest.approx(np.bincount(labels[top]).max() / 10)
 
 
-def test_tradeoff_chart_draws_one_line_per_method():
-    fig = interpret.tradeoff_chart({"a": ([3, 1, 2], [0.5, 0.7, 0.6]), "b": ([1, 4], [1, 2])},
-                                   xlabel="L0", ylabel="MMCS", hlines={"PCA": 0.5})
+def test_line_chart_with_an_x_per_series_draws_one_line_per_method():
+    fig = aecore.viz.line_chart(None, {"a": ([3, 1, 2], [0.5, 0.7, 0.6]), "b": ([1, 4], [1, 2])},
+                                xlabel="L0", ylabel="MMCS", hlines={"PCA": 0.5})
     ax = fig.axes[0]
     assert len(ax.lines) == 3 and ax.get_xlabel() == "L0"
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])  # sorted by x

@@ -156,8 +156,7 @@ def test_detection_report_against_scikit_learn_and_by_hand():
     assert r["f1"] == pytest.approx(2 * 0.5 * 0.25 / 0.75)
     # adjusted: the first segment (2, 3, 4) counts in full, point 8 is still missed
     assert (r["precision_pa"], r["recall_pa"]) == (pytest.approx(3 / 4), pytest.approx(3 / 4))
-    np.testing.assert_array_equal(ts.point_adjust_flags(scores > 0.45, labels),
-                                  [0, 0, 1, 1, 1, 0, 0, 0, 0, 1])
+    assert r["f1_pa"] == pytest.approx(3 / 4)
     with pytest.raises(ValueError, match="both normal"):
         ts.detection_report(np.zeros(10, int), scores, 0.5)
     with pytest.raises(ValueError, match="finite"):
