@@ -144,6 +144,24 @@ PAGE_WIDTH_JS = """() => {
             offenders: offenders.slice(0, 8)};
 }"""
 
+# Display formulas (MathJax's mjx-container[display]), each with the start of its TeX source:
+# how wide its content is, how wide its box is, whether that box scrolls sideways, and whether
+# the box sticks out of the text column.
+FORMULAS_JS = """() => {
+    const column = document.querySelector('article').getBoundingClientRect();
+    const tex = new Map();
+    for (const item of window.MathJax?.startup?.document?.math || []) {
+        tex.set(item.typesetRoot, item.math);
+    }
+    return [...document.querySelectorAll('article mjx-container[display]')].map(m => {
+        const box = m.getBoundingClientRect();
+        return {tex: (tex.get(m) || '').trim().replace(/\\s+/g, ' ').slice(0, 70),
+                content: m.scrollWidth, box: m.clientWidth,
+                scrolls: ['auto', 'scroll'].includes(getComputedStyle(m).overflowX),
+                outside: box.left < column.left - 1 || box.right > column.right + 1};
+    });
+}"""
+
 # Two stream outputs in a row inside one cell's output: prints not merged into one block.
 STREAMS_JS = """() => [...document.querySelectorAll('div.cell_output')].flatMap(output => {
     const blocks = [...output.children];
@@ -192,7 +210,8 @@ def load_desktop(browser, base_url, screenshot_dir, axe_text, name):
         settle(page)
         report = {"problems": problems, "title": page.title().strip(),
                   **page.evaluate(IMAGES_JS), **page.evaluate(NUMBERS_JS),
-                  "overflow": page.evaluate(OVERFLOW_JS), "streams": page.evaluate(STREAMS_JS)}
+                  "overflow": page.evaluate(OVERFLOW_JS), "streams": page.evaluate(STREAMS_JS),
+                  "formulas": page.evaluate(FORMULAS_JS)}
         page.screenshot(path=screenshot_path(screenshot_dir, name), full_page=True)
         report["axe"] = run_axe(page, axe_text) if axe_text else None  # last: it changes mode
         return report
@@ -207,7 +226,7 @@ def load_phone(browser, base_url, screenshot_dir, name):
         page.set_default_timeout(20_000)
         open_page(page, base_url, name)
         settle(page)
-        report = page.evaluate(PAGE_WIDTH_JS)
+        report = {**page.evaluate(PAGE_WIDTH_JS), "formulas": page.evaluate(FORMULAS_JS)}
         if name in PHONE_SCREENSHOTS:
             page.screenshot(path=screenshot_path(screenshot_dir, name, "-390px"), full_page=True)
         return report
@@ -267,6 +286,46 @@ def test_page_does_not_scroll_sideways_on_a_phone(phone, name):
     assert report["scroll_width"] <= report["width"], (
         f"{name}: at {PHONE['width']} px the page is {report['scroll_width']} px wide; "
         "sticking out:\n  " + "\n  ".join(report["offenders"] or ["(nothing found)"]))
+
+
+def describe_formulas(formulas):
+    return "\n  ".join(f"{f['content']} px of formula in a {f['box']} px box"
+                       + (", sticking out of the column" if f["outside"] else "")
+                       + f": {f['tex']}" for f in formulas)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_display_formulas_fit_the_column_at_1280px(desktop, name):
+    """At 1280 px every display formula fits the text column whole: a wide one is broken
+    into lines (an aligned environment) rather than scrolled."""
+    wide = [f for f in desktop(name)["formulas"] if f["content"] > f["box"] + 1 or f["outside"]]
+    assert wide == [], (f"{name}: display formulas wider than the column at "
+                        f"{DESKTOP['width']} px:\n  " + describe_formulas(wide))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_display_formulas_on_a_phone_fit_or_scroll_in_their_own_box(phone, name):
+    """At 390 px the text column is about 360 px, narrower than most display formulas of the
+    book (all but one of chapter 6's), which would have to be cut into fragments to fit. Like
+    code, such a formula scrolls inside its own box (the theme gives mjx-container
+    overflow-x: auto), which stays inside the column: the page never scrolls sideways and no
+    part of a formula is clipped or out of reach."""
+    bad = [f for f in phone(name)["formulas"]
+           if f["outside"] or (f["content"] > f["box"] + 1 and not f["scrolls"])]
+    assert bad == [], (f"{name}: display formulas at {PHONE['width']} px that stick out or "
+                       "are cut off instead of scrolling in their own box:\n  "
+                       + describe_formulas(bad))
+
+
+def test_formula_checks_see_typeset_formulas(desktop, phone):
+    """The two checks above are not vacuous: the VAE chapter's display formulas are found,
+    typeset by MathJax (their TeX source known), at both widths."""
+    vae = [p for p in NOTEBOOK_PAGES if "variational" in p]
+    if not vae:
+        pytest.skip("the VAE chapter is not in the table of contents yet")
+    for formulas in (desktop(vae[0])["formulas"], phone(vae[0])["formulas"]):
+        assert len(formulas) >= 3, formulas
+        assert all("\\" in f["tex"] and f["content"] > 0 for f in formulas), formulas
 
 
 @pytest.mark.parametrize("name", PAGES)
