@@ -39,8 +39,9 @@ test: $(STAMP) $(MATHJAX) $(AXE)
 ## in a separate environment pinned to Colab's runtime (tests/colab/colab-runtime.txt) with
 ## aecore installed as the notebooks' Colab cell installs it (from git HEAD, with its
 ## dependencies). Fails if a notebook fails or the install changes TensorFlow or NumPy.
+## (COLAB_ARGS: more options of tests/colab/run.py, e.g. --env DIR to keep it elsewhere)
 colab-test:
-	$(PYTHON) tests/colab/run.py
+	$(PYTHON) tests/colab/run.py $(COLAB_ARGS)
 
 smoke-pytest: $(STAMP)
 	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \

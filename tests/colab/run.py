@@ -10,6 +10,14 @@
    with that environment's kernel. Fails if any notebook fails.
 
 Prints the versions before and after the install, and each notebook's result and time.
+
+A second run reuses the environment while colab-runtime.txt is unchanged: it puts the pins back
+(in case an earlier install moved them), then installs aecore afresh. ``--env DIR`` keeps it
+elsewhere (CI keeps it outside the clone, keyed by what it is built from: ``.ci/run``).
+
+``--here`` skips step 1 and uses this Python as it is: inside Google Colab's own runtime image
+(the weekly workflow ``.github/workflows/colab.yml``), with ``--ref`` to install aecore from
+the repository on GitHub at that commit, exactly as the notebooks' first cell does.
 """
 
 from __future__ import annotations
@@ -60,6 +68,9 @@ def make_env(env: Path) -> Path:
     stamp = env / ".runtime-installed"
     runtime = HERE / "colab-runtime.txt"
     if stamp.exists() and stamp.read_text() == runtime.read_text():
+        # reused: an earlier run's aecore install may have moved a pin; put the pins back,
+        # so that "before" below is Colab's versions (nothing to do when they are in place)
+        run([python, "-m", "pip", "install", "-q", "-r", runtime, "papermill"])
         return python
     shutil.rmtree(env, ignore_errors=True)
     run([sys.executable, "-m", "venv", env])
@@ -69,6 +80,16 @@ def make_env(env: Path) -> Path:
     run([python, "-m", "ipykernel", "install", "--prefix", env, "--name", KERNEL])
     stamp.write_text(runtime.read_text())
     return python
+
+
+def use_this_python(workdir: Path) -> tuple[Path, Path]:
+    """--here: this Python's environment as it is (Colab's runtime image), plus papermill and
+    a kernel spec for this Python in a folder of its own. Returns the Python and that folder."""
+    python = Path(sys.executable)
+    run([python, "-m", "pip", "install", "-q", "papermill"])  # the runner, not part of Colab
+    prefix = workdir / "jupyter"
+    run([python, "-m", "ipykernel", "install", "--prefix", prefix, "--name", KERNEL])
+    return python, prefix
 
 
 def run_notebook(python, notebook: Path, workdir: Path, env_vars) -> tuple[str, float, str]:
@@ -102,36 +123,53 @@ def probe_kernel(python, workdir: Path, env_vars) -> dict:
                                 "nbformat_minor": 5}))
     subprocess.run([str(python), "-m", "papermill", "-k", KERNEL, str(path), str(path)],
                    env=env_vars, cwd=workdir, check=True, capture_output=True, timeout=600)
-    output = json.loads(path.read_text())["cells"][0]["outputs"][0]["text"]
-    return json.loads("".join(output))
+    outputs = json.loads(path.read_text())["cells"][0]["outputs"]
+    # TensorFlow may log to stderr first (absl, whatever TF_CPP_MIN_LOG_LEVEL says)
+    printed = "".join("".join(o["text"]) for o in outputs if o.get("name") == "stdout")
+    return json.loads(printed)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default=str(ROOT / "_build" / "colab-env"))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--here", action="store_true",
+                        help="no virtual environment: this Python as it is (inside Colab's "
+                             "runtime image)")
+    parser.add_argument("--ref", help="install aecore from the notebooks' REPO_URL at this "
+                                      "commit (as on Colab) instead of this clone's HEAD")
+    parser.add_argument("--setup-only", action="store_true",
+                        help="prepare the environment and install aecore, run no notebook")
     parser.add_argument("notebooks", nargs="*", help="default: every notebook")
     args = parser.parse_args()
 
-    env = Path(args.env).resolve()
-    python = make_env(env)
+    workdir = Path(tempfile.mkdtemp(prefix="colab-reader-"))  # outside the repository
+    if args.here:
+        python, env = use_this_python(workdir)
+    else:
+        env = Path(args.env).resolve()
+        python = make_env(env)
     spec, url = install_spec()
-    local = spec.replace(f"git+{url}", f"git+file://{ROOT}")
-    if local == spec:
+    source = f"git+{url}@{args.ref}" if args.ref else f"git+file://{ROOT}"
+    requirement = spec.replace(f"git+{url}", source)
+    if requirement == spec:
         sys.exit(f"the install requirement {spec!r} does not install from git+{url}")
     before = versions(python)
     run([python, "-m", "pip", "uninstall", "-q", "-y", "aecore"])
-    run([python, "-m", "pip", "install", "-q", local])
+    run([python, "-m", "pip", "install", "-q", requirement])
     after = versions(python)
 
     print("\nversions before and after installing aecore:")
     for package in WATCHED:
         print(f"  {package:<11} {before[package]:>10} -> {after[package]}")
     changed = [p for p in ("tensorflow", "numpy") if before[p] != after[p]]
+    restart = f"installing aecore changed {', '.join(changed)}: on Colab that forces a restart"
+    if args.setup_only:
+        print(restart if changed else "environment ready")
+        sys.exit(1 if changed else 0)
 
     notebooks = [ROOT / "notebooks" / n for n in args.notebooks] or \
         sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    workdir = Path(tempfile.mkdtemp(prefix="colab-reader-"))  # outside the repository
     for nb in notebooks:
         shutil.copy(nb, workdir)
     env_vars = {**os.environ, "SMOKE_TEST": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -142,8 +180,11 @@ def main():
     seen = probe_kernel(python, workdir, env_vars)
     print(f"\nthe notebooks' kernel: {seen}")
     wrong = [what for what, ok in (
-        ("its Python is not the Colab environment's", seen["python"].startswith(str(env))),
-        ("aecore is not the installed copy", seen["aecore"].startswith(str(env))),
+        ("its Python is not the Colab environment's",
+         seen["python"] == str(python) if args.here else seen["python"].startswith(str(env))),
+        ("aecore is not the installed copy",
+         not seen["aecore"].startswith(str(ROOT)) if args.here
+         else seen["aecore"].startswith(str(env))),
         ("MyST-NB is importable, as it is not on Colab", not seen["myst_nb"]),
         ("TensorFlow, Keras or NumPy differ from the pins",
          (seen["tensorflow"], seen["keras"], seen["numpy"])
@@ -161,7 +202,7 @@ def main():
         print(f"\n--- {name} ---\n{tail}")
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
     if changed:
-        print(f"installing aecore changed {', '.join(changed)}: on Colab that forces a restart")
+        print(restart)
     sys.exit(1 if failed or changed else 0)
 
 
