@@ -91,3 +91,41 @@ def conv_shapes(input_shape, filters, name="input_shape"):
             f"by 2**len(filters) = {factor}, got {name}={input_shape!r}.")
     smallest = (input_shape[0] // factor, input_shape[1] // factor, filters[-1])
     return input_shape, filters, smallest
+
+
+def matrix(name, a, width=None) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2 or len(a) == 0 or a.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-d array (rows, dims), got shape "
+                         f"{a.shape}.")
+    if width is not None and a.shape[1] != width:
+        raise ValueError(f"{name} must have {width} columns like the other argument, got "
+                         f"shape {a.shape}.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return a
+
+
+def unit_rows(name, a) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError(f"{name} has rows of length 0, which have no direction "
+                         f"(rows {np.flatnonzero(norms[:, 0] == 0)[:5].tolist()}...).")
+    return a / norms
+
+
+def binary_labels(labels):
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be a 1-D array of 0 (normal) and 1 (anomaly).")
+    return labels.astype(np.int64)
+
+
+def series(name, x):
+    x = np.asarray(x)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number) or x.ndim not in (1, 2):
+        raise ValueError(f"{name} must be a numeric series of shape (n,) or (n, channels), "
+                         f"got shape {x.shape} and dtype {x.dtype}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return x

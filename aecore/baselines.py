@@ -1,17 +1,28 @@
-"""PCA as the book's baseline, with an autoencoder's interface.
+"""The baselines every autoencoder is measured against, with the same care.
 
-PCA with k components is the best *linear* autoencoder with a k-number code (Baldi & Hornik,
-1989): `encode` gives the k principal coefficients, `decode` maps coefficients back to images.
-Wrapping scikit-learn's `PCA` this way lets a chapter score the baseline with exactly the code
-it uses for its models (``aecore.reconstruction_error(pca, x_test)``), on images of any shape.
+- `PCABaseline`: PCA with an autoencoder's interface. PCA with k components is the best
+  *linear* autoencoder with a k-number code (Baldi & Hornik, 1989): `encode` gives the k
+  principal coefficients, `decode` maps coefficients back to images, so a chapter scores it
+  with exactly the code it uses for its models (``aecore.reconstruction_error(pca, x)``);
+  `pca_fill` fills in hidden patches from the visible ones;
+- `uniform_quantize`: a continuous code (PCA's, an autoencoder's) rounded to a number of bits;
+- classical denoisers (`denoise`, `tune_denoiser`): non-local means, total variation, BM3D;
+- anomaly scores that learn nothing: `knn_distance`; for time series the forecasters'
+  residuals (`moving_average_residual`, `seasonal_residual`, with `estimate_period`).
 """
 
 from __future__ import annotations
 
+import bm3d
 import numpy as np
+from keras import ops
+from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
 
 from aecore import _checks
+from aecore.metrics import psnr
+from aecore.models.transformer import unpatchify
 
 
 class PCABaseline:
@@ -82,21 +93,69 @@ class PCABaseline:
         return int(self.pca.components_.size + self.pca.mean_.size)
 
 
+
+def pca_fill(pca, x, mask, patch_size, n_components=None, ridge=1e-3) -> np.ndarray:
+    """The linear baseline for filling in hidden patches (NumPy).
+
+    For each image, the coefficients ``c`` of the first `n_components` principal directions
+    that best explain its *visible* pixels (least squares with a small `ridge`,
+    ``min ||W_v c - (x_v - mean_v)||^2 + ridge ||c||^2``) are decoded to a whole image,
+    clipped to [0, 1]. ``pca`` is a fitted `aecore.baselines.PCABaseline` (or scikit-learn
+    ``PCA``); ``mask`` ``(n, n_patches)`` is 1 where a patch is hidden. Returns images
+    shaped like ``x``; only their hidden patches are a prediction.
+    """
+    pca = getattr(pca, "pca", pca)
+    x = np.asarray(x, dtype=np.float64)
+    components = np.asarray(pca.components_[:n_components], dtype=np.float64)  # (k, d)
+    flat = x.reshape(len(x), -1)
+    if flat.shape[1] != components.shape[1]:
+        raise ValueError(f"x has {flat.shape[1]} values per sample, the PCA "
+                         f"{components.shape[1]}.")
+    ridge = _checks.non_negative("ridge", ridge)
+    hidden = np.repeat(np.asarray(mask, dtype=np.float64)[..., None],
+                       patch_size * patch_size * x.shape[-1], axis=-1)
+    hidden = ops.convert_to_numpy(unpatchify(hidden.astype("float32"), patch_size,
+                                             x.shape[1:])).reshape(len(x), -1) > 0
+    centred = flat - pca.mean_
+    out = np.empty_like(flat)
+    eye = ridge * np.eye(len(components))
+    for i in range(len(x)):
+        w = components[:, ~hidden[i]]                                   # (k, visible)
+        c = np.linalg.solve(w @ w.T + eye, w @ centred[i, ~hidden[i]])
+        out[i] = pca.mean_ + c @ components
+    return np.clip(out, 0.0, 1.0).reshape(x.shape).astype("float32")
+
+
+def uniform_quantize(z, bits, low, high) -> np.ndarray:
+    """Round each number of a continuous code to one of ``2**bits`` evenly spaced values.
+
+    Values are clipped to ``[low, high]`` (scalars, or one per code dimension, e.g. the
+    training codes' ``min(axis=0)`` and ``max(axis=0)``) and rounded to the nearest of
+    ``low + i * (high - low) / (2**bits - 1)``, ``i = 0 .. 2**bits - 1``. Storing ``i``
+    takes `bits` bits per number.
+    """
+    bits = _checks.positive_int("bits", bits)
+    z = np.asarray(z, dtype="float64")
+    low, high = np.asarray(low, dtype="float64"), np.asarray(high, dtype="float64")
+    if np.any(high < low):
+        raise ValueError("high must be at least low in every dimension.")
+    steps = 2 ** bits - 1
+    span = np.where(high > low, high - low, 1.0)
+    i = np.round((np.clip(z, low, high) - low) / span * steps)
+    return (low + i * (high - low) / steps).astype("float32")
+
+
 # -- classical denoisers ----------------------------------------------------------------------
 def _nl_means(image, h, noise_std):
-    from skimage.restoration import denoise_nl_means
     return denoise_nl_means(image, h=h, sigma=noise_std, patch_size=3, patch_distance=5,
                             fast_mode=True)
 
 
 def _total_variation(image, weight, noise_std):
-    from skimage.restoration import denoise_tv_chambolle
     return denoise_tv_chambolle(image, weight=weight)
 
 
 def _bm3d(image, sigma_psd, noise_std):
-    import bm3d
-
     return bm3d.bm3d(image, sigma_psd=sigma_psd)
 
 
@@ -137,10 +196,80 @@ def tune_denoiser(x_clean, x_noisy, method, grid, *, noise_std=None):
 
     Returns ``(best_value, {value: mean PSNR in dB})``.
     """
-    from aecore.metrics import psnr
-
     if len(grid) == 0:
         raise ValueError("grid must hold at least one value to try.")
     scores = {v: float(psnr(x_clean, denoise(x_noisy, method, v, noise_std=noise_std)).mean())
               for v in grid}
     return max(scores, key=scores.get), scores
+
+
+# -- anomaly scores that learn nothing --------------------------------------------------------
+def knn_distance(x_fit, x, k=5) -> np.ndarray:
+    """Anomaly score of each sample of `x`: its mean Euclidean distance to its `k` nearest
+    samples of `x_fit` (the normal data), on flattened samples. A strong baseline that
+    learns nothing: an image far from every normal image it resembles is unusual.
+    """
+    x_fit = np.asarray(x_fit, dtype=np.float32).reshape(len(x_fit), -1)
+    x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    k = _checks.positive_int("k", k)
+    if k > len(x_fit):
+        raise ValueError(f"k={k} exceeds the {len(x_fit)} samples of x_fit.")
+    if x.shape[1] != x_fit.shape[1]:
+        raise ValueError(f"x and x_fit must have samples of the same size, got "
+                         f"{x.shape[1]} and {x_fit.shape[1]} values.")
+    distances, _ = NearestNeighbors(n_neighbors=k).fit(x_fit).kneighbors(x)
+    return distances.mean(axis=1)
+
+
+def moving_average_residual(x, window) -> np.ndarray:
+    """Absolute error of forecasting each point by the mean of the `window` points before
+    it. The first `window` points, which have no full history, get NaN."""
+    x = _checks.series("x", x).astype(np.float64)
+    window = _checks.positive_int("window", window)
+    if x.ndim != 1 or window >= len(x):
+        raise ValueError(f"x must be 1-D and longer than window={window}, got {x.shape}.")
+    cumsum = np.concatenate([[0.0], np.cumsum(x)])
+    forecast = (cumsum[window:-1] - cumsum[:-window - 1]) / window   # mean of x[t-w:t]
+    return np.concatenate([np.full(window, np.nan), np.abs(x[window:] - forecast)])
+
+
+def seasonal_residual(x, period, n_periods=1) -> np.ndarray:
+    """Absolute error of forecasting each point by the mean of the points 1, 2, ...,
+    `n_periods` periods before it (``n_periods=1``: the seasonal naive forecast). The
+    first ``period * n_periods`` points get NaN."""
+    x = _checks.series("x", x).astype(np.float64)
+    period = _checks.positive_int("period", period)
+    n_periods = _checks.positive_int("n_periods", n_periods)
+    lag = period * n_periods
+    if x.ndim != 1 or lag >= len(x):
+        raise ValueError(f"x must be 1-D and longer than period * n_periods = {lag}, got "
+                         f"{x.shape}.")
+    forecast = np.mean([x[lag - k * period:len(x) - k * period]
+                        for k in range(1, n_periods + 1)], axis=0)
+    return np.concatenate([np.full(lag, np.nan), np.abs(x[lag:] - forecast)])
+
+
+def estimate_period(x, max_period=None) -> int:
+    """The length of one cycle of a periodic series, from its autocorrelation.
+
+    The autocorrelation of a smooth series is high at small lags whatever its period, so
+    the period is taken as the lag of the highest autocorrelation *after it first turns
+    negative* (half a cycle), up to `max_period` (default: half the series).
+    """
+    x = _checks.series("x", x).astype(np.float64)
+    if x.ndim != 1 or len(x) < 4:
+        raise ValueError(f"x must be 1-D with at least 4 points, got shape {x.shape}.")
+    max_period = len(x) // 2 if max_period is None else max_period
+    max_period = _checks.positive_int("max_period", max_period)
+    if max_period >= len(x):
+        raise ValueError(f"max_period must be less than len(x) = {len(x)}, got "
+                         f"max_period={max_period}.")
+    centred = x - x.mean()
+    lags = np.arange(1, max_period + 1)
+    acf = np.array([np.dot(centred[:-lag], centred[lag:]) for lag in lags])
+    negative = np.flatnonzero(acf < 0)
+    if len(negative) == 0:
+        raise ValueError(f"the autocorrelation of x never turns negative up to lag "
+                         f"{max_period}: no period found.")
+    first = negative[0]
+    return int(lags[first + int(np.argmax(acf[first:]))])

@@ -13,17 +13,31 @@ Where the data comes from:
 - ``"digits"``: scikit-learn's embedded 8x8 digits, always available (for quick tests).
 
 When no source works, one `FileNotFoundError` says where it looked and how to get the data.
+
+`load_series` gives labelled time series for anomaly detection, read from files already on
+the machine (the ones the `aeon` package ships, or files of the UCR anomaly archive).
+`corrupt` makes a fixed noisy copy of images, with a denoising autoencoder's own noise.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.resources
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
+from keras import ops
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from aecore import _checks
+from aecore.anomaly import anomaly_segments
+from aecore.models.parts import Corruption
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = {
@@ -130,8 +144,6 @@ def _load_fashion_mnist():
             arrays = {k: read_idx(p) for k, p in paths.items()}
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
         tried.append(str(directory))
-    import keras
-
     try:
         return _keras_download(keras.datasets.fashion_mnist.load_data)
     except Exception as err:  # no network, proxy, corrupt cache...
@@ -146,8 +158,6 @@ def _load_fashion_mnist():
 
 
 def _load_mnist():
-    import keras
-
     try:
         return _keras_download(keras.datasets.mnist.load_data)
     except Exception as err:
@@ -160,9 +170,6 @@ def _load_mnist():
 
 
 def _load_digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
     digits = load_digits()
     images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)  # 8x8, values 0..16
     x_train, x_test, y_train, y_test = train_test_split(
@@ -210,8 +217,6 @@ def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
                               or limit <= 0):
         raise ValueError(f"limit must be a positive integer or None, got limit={limit!r}.")
-    from aecore import _checks
-
     validation_split = _checks.probability("validation_split", validation_split)
     loader, class_names = _LOADERS[name]
     (x_train, y_train), (x_test, y_test) = loader()
@@ -219,8 +224,6 @@ def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
     y_train = np.asarray(y_train[:limit], dtype=np.int64)
     x_val, y_val = x_train[:0], y_train[:0]
     if validation_split:
-        from sklearn.model_selection import train_test_split
-
         x_train, x_val, y_train, y_val = train_test_split(
             x_train, y_train, test_size=validation_split, random_state=seed, stratify=y_train)
     return Dataset(
@@ -235,9 +238,109 @@ def corrupt(x, kind="gaussian", level=0.3, seed=None) -> np.ndarray:
     """A corrupted copy of images in [0, 1], with the same noise a denoising `Autoencoder`
     trains with: ``"gaussian"`` (std `level`, clipped), ``"masking"`` or ``"salt_pepper"``
     (a fraction `level` of the values). Use it to make a fixed noisy test set."""
-    from keras import ops
-
-    from aecore.models.parts import Corruption
-
     x = np.asarray(x, dtype=np.float32)
     return ops.convert_to_numpy(Corruption(kind, level, seed=seed)(x, training=True))
+
+
+# -- labelled time series ------------------------------------------------------------------
+# The labelled series that `aeon` ships inside its wheel (aeon.datasets.load_kdd_tsad_135
+# reads the same files): one series of the KDD Cup 2021 / UCR anomaly archive.
+BUNDLED = {
+    "kdd_tsad_135": {
+        "package": "aeon",
+        "folder": ("datasets", "data", "KDD-TSAD_135"),
+        "train": "135_UCR_Anomaly_InternalBleeding16_TRAIN.csv",
+        "test": "135_UCR_Anomaly_InternalBleeding16_TEST.csv",
+        "description": "UCR anomaly archive 135, InternalBleeding16: a physiological "
+                       "recording with one labelled anomaly",
+    },
+}
+_UCR_NAME = re.compile(r"^(\d+)_UCR_Anomaly_(.+)_(\d+)_(\d+)_(\d+)\.txt$")
+
+
+@dataclass(frozen=True)
+class LabelledSeries:
+    """A univariate series with point labels.
+
+    `values` and `labels` have shape ``(n,)``; ``labels == 1`` marks anomalous points. The
+    first `train_end` points are known to be normal (the part to fit and validate on).
+    """
+
+    name: str
+    values: np.ndarray
+    labels: np.ndarray
+    train_end: int
+    description: str = ""
+
+    def segments(self) -> list[tuple[int, int]]:
+        """The labelled anomalies as ``(start, stop)`` index ranges (stop excluded)."""
+        return anomaly_segments(self.labels)
+
+
+def _bundled_folder(spec):
+    package = spec["package"]
+    try:
+        root = importlib.resources.files(package)
+    except ModuleNotFoundError:
+        raise ImportError(
+            f"this series is bundled with the '{package}' package, which is not installed: "
+            f"pip install {package}  (or pip install 'aecore[notebooks]')") from None
+    folder = root.joinpath(*spec["folder"])
+    if not folder.joinpath(spec["test"]).is_file():
+        raise ValueError(f"the installed '{package}' has no {'/'.join(spec['folder'])} "
+                         f"folder: install a version that bundles it (pip install -U "
+                         f"{package}).")
+    return folder
+
+
+def _read_timeeval_csv(path):
+    """TimeEval's CSV (timestamp, value, is_anomaly): values and labels as arrays."""
+    table = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64)
+    return table[:, 1], table[:, -1].astype(np.int64)
+
+
+def load_series(name="kdd_tsad_135") -> LabelledSeries:
+    """A labelled univariate series, from files already on this machine.
+
+    Args:
+        name: ``"kdd_tsad_135"``, a series that the `aeon` package bundles (read from its
+            files, without importing aeon's loaders: nothing is downloaded), or the path
+            of a file of the UCR anomaly archive (Wu & Keogh), named
+            ``NNN_UCR_Anomaly_NAME_TRAINEND_BEGIN_END.txt`` with one value per line: the
+            points before TRAINEND are normal, those from BEGIN up to END (excluded) are
+            the anomaly, as TimeEval's copy of the archive (the files aeon ships) and
+            other loaders label them.
+
+    Returns:
+        A `LabelledSeries`.
+    """
+    if not isinstance(name, (str, Path)):
+        raise ValueError(f"name must be a string or a path, got name={name!r}.")
+    if str(name) in BUNDLED:
+        spec = BUNDLED[str(name)]
+        folder = _bundled_folder(spec)
+        values, labels = _read_timeeval_csv(folder.joinpath(spec["test"]))
+        train_values, train_labels = _read_timeeval_csv(folder.joinpath(spec["train"]))
+        train_end = len(train_values)
+        if train_labels.any() or not np.array_equal(train_values, values[:train_end]):
+            raise ValueError(f"{name}: the training file is not the normal beginning of "
+                             f"the series.")
+        return LabelledSeries(str(name), values, labels, train_end, spec["description"])
+    path = Path(name)
+    match = _UCR_NAME.match(path.name)
+    if match is None:
+        raise ValueError(f"name must be one of {sorted(BUNDLED)} or the path of a UCR "
+                         f"anomaly archive file named NNN_UCR_Anomaly_NAME_TRAINEND_"
+                         f"BEGIN_END.txt, got name={str(name)!r}.")
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    values = np.loadtxt(path, dtype=np.float64).ravel()
+    train_end, begin, end = (int(g) for g in match.groups()[2:])
+    if not 0 < train_end <= begin < end <= len(values):
+        raise ValueError(f"{path.name}: the indices in the name (train end {train_end}, "
+                         f"anomaly {begin}-{end}) do not fit a series of {len(values)} "
+                         f"points.")
+    labels = np.zeros(len(values), dtype=np.int64)
+    labels[begin:end] = 1
+    return LabelledSeries(path.stem, values, labels, train_end,
+                          f"UCR anomaly archive {match.group(1)}, {match.group(2)}")

@@ -9,9 +9,8 @@ et al. 2023; Gao et al. 2024). This module has what a chapter on that needs:
 - the ground truth: `toy_features` (sparse feature values) and `ToyModel`, the toy model
   of superposition ``x -> h = x W -> ReLU(h W^T + b)``, whose rows of ``W`` are the true
   feature directions of its hidden activations ``h``;
-- the measures of the field, in NumPy: `max_cosine_similarity` and `mmcs` (how well a
-  dictionary recovers known directions), `fraction_of_variance_explained`, `l0` (active
-  latents per input) and `dead_latents`;
+- the measures of the field are in `aecore.metrics`: `mmcs` (how well a dictionary
+  recovers known directions), `fraction_of_variance_explained`, `l0`, `dead_latents`;
 - `dictionary(autoencoder)`: a sparse autoencoder's learned directions, the rows of its
   linear decoder's kernel, at unit length; `tie_encoder_to_decoder`, the initialisation
   of Gao et al. (2024);
@@ -92,75 +91,7 @@ class ToyModel(keras.Model):
                 "hidden_dim": self.hidden_dim}
 
 
-# -- measures ------------------------------------------------------------------------------------
-def _matrix(name, a, width=None) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim != 2 or len(a) == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-d array (rows, dims), got shape "
-                         f"{a.shape}.")
-    if width is not None and a.shape[1] != width:
-        raise ValueError(f"{name} must have {width} columns like the other argument, got "
-                         f"shape {a.shape}.")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return a
-
-
-def _unit_rows(name, a) -> np.ndarray:
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError(f"{name} has rows of length 0, which have no direction "
-                         f"(rows {np.flatnonzero(norms[:, 0] == 0)[:5].tolist()}...).")
-    return a / norms
-
-
-def max_cosine_similarity(true, learned) -> np.ndarray:
-    """For each true direction (a row of `true`), the largest cosine similarity with any
-    learned direction (a row of `learned`): ``(n_true,)``, each in [-1, 1].
-
-    Signs count: a learned direction pointing the opposite way has cosine -1. To score a
-    method whose directions have no sign (PCA, ICA), pass ``np.vstack([d, -d])``.
-    """
-    true = _unit_rows("true", _matrix("true", true))
-    learned = _unit_rows("learned", _matrix("learned", learned, true.shape[1]))
-    return (true @ learned.T).max(axis=1)
-
-
-def mmcs(true, learned) -> float:
-    """Mean max cosine similarity (Sharkey et al. 2022): the mean over the true directions
-    of `max_cosine_similarity`. 1 when every true direction is in the dictionary."""
-    return float(max_cosine_similarity(true, learned).mean())
-
-
-def fraction_of_variance_explained(x, x_hat) -> float:
-    """``1 - sum ||x - x_hat||^2 / sum ||x - mean(x)||^2`` over samples and dimensions:
-    scikit-learn's R^2 weighted by each dimension's variance.
-
-    1 is a perfect reconstruction; 0 is no better than predicting the mean activation.
-    """
-    from sklearn.metrics import r2_score
-
-    x = _matrix("x", x)
-    x_hat = _matrix("x_hat", x_hat, x.shape[1])
-    if x_hat.shape != x.shape:
-        raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and "
-                         f"{x_hat.shape}.")
-    if not np.any(x.var(axis=0) > 0):
-        raise ValueError("x has no variance: the fraction explained is undefined.")
-    return float(r2_score(x, x_hat, multioutput="variance_weighted"))
-
-
-def l0(z) -> float:
-    """The mean number of non-zero latents per input (rows of `z`)."""
-    return float(np.count_nonzero(_matrix("z", z), axis=1).mean())
-
-
-def dead_latents(z) -> np.ndarray:
-    """A boolean mask over the latents (columns of `z`): True where a latent is zero for
-    every input given. ``dead_latents(z).mean()`` is the dead fraction."""
-    return ~np.any(_matrix("z", z) != 0, axis=0)
-
-
+# -- a sparse autoencoder's dictionary -------------------------------------------------------
 def dictionary(autoencoder) -> np.ndarray:
     """The learned directions of a sparse autoencoder with a linear decoder: the rows of
     the kernel of the decoder's first `Dense` layer, one per latent, scaled to length 1:
@@ -235,7 +166,7 @@ def split_at(model, layer):
 def top_inputs(z, latent, n=10) -> np.ndarray:
     """Indices of the `n` inputs on which `latent` (a column of `z`) is largest, largest
     first; only inputs where it is active (non-zero) count, so fewer may come back."""
-    z = _matrix("z", z)
+    z = _checks.matrix("z", z)
     latent = int(latent)
     if not 0 <= latent < z.shape[1]:
         raise ValueError(f"latent={latent} is out of range for {z.shape[1]} latents.")
@@ -248,7 +179,7 @@ def label_purity(z, labels, n=10) -> np.ndarray:
     """For each latent (column of `z`), the share of its `n` top inputs (`top_inputs`)
     that carry the most common label among them: 1 when all its top inputs are of one class.
     NaN for latents active on fewer than `n` inputs. Shape ``(latents,)``."""
-    z = _matrix("z", z)
+    z = _checks.matrix("z", z)
     labels = np.asarray(labels)
     if labels.shape != (len(z),):
         raise ValueError(f"labels must have one entry per row of z, shape ({len(z)},), got "

@@ -13,6 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from aecore.models import Autoencoder, dense_decoder, dense_encoder
+
 SMOKE_ENV = "SMOKE_TEST"
 CACHE_ENV = "AECORE_CACHE_DIR"
 
@@ -31,27 +33,38 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def cosine_adam(epochs, n_samples, batch_size=256, learning_rate=2e-3):
+def cosine_adam(epochs, n_samples, batch_size=256, learning_rate=2e-3, warmup_epochs=0):
     """Adam whose learning rate falls from `learning_rate` to 0 along a half cosine over
     `epochs` epochs of `n_samples` samples in batches of `batch_size` (Loshchilov & Hutter
-    2017, without restarts): large steps early, small ones to settle at the end."""
-    steps = int(epochs) * math.ceil(int(n_samples) / int(batch_size))
-    if steps < 1:
-        raise ValueError(f"cosine_adam needs at least one step, got epochs={epochs!r}, "
-                         f"n_samples={n_samples!r}.")
-    schedule = keras.optimizers.schedules.CosineDecay(float(learning_rate), steps)
+    2017, without restarts): large steps early, small ones to settle at the end.
+
+    With `warmup_epochs`, the rate first rises linearly from 0 to `learning_rate` over that
+    many epochs (a large rate from the first step can throw the weights far off), then the
+    cosine takes the remaining epochs (Goyal et al. 2017; the MAE's schedule too)."""
+    per_epoch = math.ceil(int(n_samples) / int(batch_size))
+    steps, warmup = int(epochs) * per_epoch, int(round(warmup_epochs * per_epoch))
+    if steps < 1 or not 0 <= warmup < steps:
+        raise ValueError(f"cosine_adam needs at least one step after the warm-up, got "
+                         f"epochs={epochs!r}, n_samples={n_samples!r}, "
+                         f"warmup_epochs={warmup_epochs!r}.")
+    if warmup:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, steps - warmup, warmup_target=float(learning_rate), warmup_steps=warmup)
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(float(learning_rate), steps)
     return keras.optimizers.Adam(schedule)
 
 
 def fit(model, x, y=None, *, epochs, batch_size=256, validation_data=None, backup_dir=None,
-        verbose=2, callbacks=(), **kwargs):
+        verbose=0, callbacks=(), **kwargs):
     """`model.fit` plus two things a long notebook run wants.
 
     - timing: the returned History has ``history.seconds``, the wall time of training;
     - resuming: with `backup_dir`, Keras' `BackupAndRestore` saves the state after every
       epoch, so re-running an interrupted cell continues where it stopped.
 
-    ``verbose=2`` prints one line per epoch, which reads well in a rendered notebook.
+    Silent by default (a page shows one line per training run, `summary`, and the curves);
+    ``verbose=2`` prints one line per epoch.
     """
     callbacks = list(callbacks)
     if backup_dir is not None:  # first, so an epoch is saved before other callbacks run
@@ -62,6 +75,24 @@ def fit(model, x, y=None, *, epochs, batch_size=256, validation_data=None, backu
                         callbacks=callbacks, **kwargs)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def summary(history, name="training") -> str:
+    """One line for a training run: epochs, time and the last value of every logged loss,
+    e.g. ``"training: 20 epochs in 61 s; loss 0.0087, val_loss 0.0089"`` (``(cached)``
+    when `cached_fit` loaded the model instead of training it)."""
+    logs = getattr(history, "history", None)
+    if not isinstance(logs, dict) or not logs:
+        raise ValueError("history must be a keras History from fit() with at least one "
+                         "logged value.")
+    epochs = len(next(iter(logs.values())))
+    seconds = getattr(history, "seconds", None)
+    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    cached = " (cached)" if getattr(history, "cached", False) else ""
+    last = ", ".join(f"{key} {values[-1]:.4g}" for key, values in logs.items()
+                     if key in ("loss", "val_loss") or not key.startswith("val_")
+                     and key != "learning_rate")
+    return f"{name}: {epochs} epochs{took}{cached}; {last}"
 
 
 def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
@@ -83,8 +114,6 @@ def pretrain_layerwise(x, hidden_units, latent_dim, *, epochs, batch_size=256,
         ``(model, histories)``: the stacked, not yet fine-tuned `Autoencoder` (ReLU layers,
         the code activation, sigmoid output) and the `History` of each shallow stage (with ``.seconds``).
     """
-    from aecore.models import Autoencoder, dense_decoder, dense_encoder
-
     x = np.asarray(x, dtype="float32")
     shape = x.shape[1:]
     deep = Autoencoder(dense_encoder(shape, latent_dim, hidden_units,
@@ -127,6 +156,18 @@ def _unnamed(config):
     return config
 
 
+def _code_fingerprint() -> str:
+    """A hash of the package code that decides what a trained model is: the models and
+    their parts, the losses and this module. Changing any of it retrains cached models."""
+    root = Path(__file__).resolve().parent
+    files = sorted([*root.joinpath("models").glob("*.py"), root / "losses.py",
+                    root / "train.py"])
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _fingerprint(*arrays) -> list:
     out = []
     for a in arrays:
@@ -136,7 +177,7 @@ def _fingerprint(*arrays) -> list:
 
 
 def cached_fit(build, x, y=None, *, seed, epochs, batch_size=256, validation_data=None,
-               directory=None, verbose=2):
+               directory=None, verbose=0):
     """Train ``build()`` with `fit`, once: later calls with the same model, optimizer, data,
     seed and budget load the trained model instead.
 
@@ -152,8 +193,10 @@ def cached_fit(build, x, y=None, *, seed, epochs, batch_size=256, validation_dat
         directory: where models are kept (default: `cache_dir()`).
 
     The key is a hash of the model's and the optimizer's configurations (layer names left
-    out), the bytes of every training and validation array, the seed, epochs, batch size
-    and the Keras version.
+    out), the bytes of every training and validation array, the seed, epochs, batch size,
+    the Keras version and the package code that computes the model (`_code_fingerprint`),
+    so a changed part is never served old weights. An entry that cannot be read is
+    trained again.
 
     Returns:
         ``(model, history)`` as from `fit`: the History's ``.history`` dict and ``.seconds``
@@ -172,17 +215,23 @@ def cached_fit(build, x, y=None, *, seed, epochs, batch_size=256, validation_dat
                    "optimizer": _unnamed(model.optimizer.get_config()),
                    "data": _fingerprint(*arrays), "y_is_x": y is x,
                    "seed": int(seed), "epochs": epochs, "batch_size": int(batch_size),
-                   "keras": keras.__version__}
+                   "keras": keras.__version__, "aecore": _code_fingerprint()}
     key = hashlib.sha256(json.dumps(description, sort_keys=True, default=str)
                          .encode()).hexdigest()[:20]
     folder = Path(directory) if directory is not None else cache_dir()
     path, log_path = folder / f"{key}.keras", folder / f"{key}.json"
     history = keras.callbacks.History()
     if path.exists() and log_path.exists():
-        model = keras.saving.load_model(path)
-        logs = json.loads(log_path.read_text())
-        history.history, history.seconds, history.cached = logs["history"], logs["seconds"], True
-        return model, history
+        try:
+            loaded = keras.saving.load_model(path)
+            logs = json.loads(log_path.read_text())
+            history.history, history.seconds = logs["history"], logs["seconds"]
+        except Exception:  # a broken entry (an interrupted copy, a full disk): train again
+            path.unlink(missing_ok=True)
+            log_path.unlink(missing_ok=True)
+        else:
+            history.cached = True
+            return loaded, history
     history = fit(model, x, y, epochs=epochs, batch_size=batch_size,
                   validation_data=validation_data, verbose=verbose)
     history.cached = False

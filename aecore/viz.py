@@ -12,6 +12,12 @@ import math
 import matplotlib.figure
 import matplotlib.ticker
 import numpy as np
+from keras import ops
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+from aecore import _checks
+from aecore.anomaly import anomaly_segments
+from aecore.models.transformer import patchify, unpatchify
 
 
 class Figure(matplotlib.figure.Figure):
@@ -194,9 +200,6 @@ def line_chart(x, series, *, xlabel, ylabel, logx=False, logy=False, title=None,
 
 def roc_pr_curves(y_true, scores) -> Figure:
     """ROC and precision-recall curves of several detectors ({label: scores}), anomalies = 1."""
-    from sklearn.metrics import (auc, average_precision_score, precision_recall_curve,
-                                 roc_curve)
-
     fig = Figure(figsize=(10.0, 4.2), layout="constrained")
     roc_ax, pr_ax = fig.subplots(1, 2)
     for i, (label, s) in enumerate(scores.items()):
@@ -235,4 +238,69 @@ def latent_grid(decode, *, n=15, span=3.0, image_shape=None) -> Figure:
               extent=(-span - (axis[1] - axis[0]) / 2, span + (axis[1] - axis[0]) / 2,
                       -span - (axis[1] - axis[0]) / 2, span + (axis[1] - axis[0]) / 2))
     ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
+    return fig
+
+
+# -- masked autoencoders: what the encoder saw, and what it filled in ----------------------
+def masked_images(x, mask, patch_size, fill=0.5) -> np.ndarray:
+    """Images with their masked patches painted `fill` (grey), to show what the encoder
+    saw. ``mask`` ``(n, n_patches)`` is 1 where hidden (NumPy)."""
+    x = np.asarray(x, dtype="float32")
+    patches = ops.convert_to_numpy(patchify(x, patch_size))
+    patches = np.where(np.asarray(mask)[..., None] > 0, fill, patches)
+    return ops.convert_to_numpy(unpatchify(patches, patch_size, x.shape[1:]))
+
+
+def paste_visible(x, x_hat, mask, patch_size) -> np.ndarray:
+    """The visible patches from ``x``, the hidden ones from ``x_hat`` (NumPy): how an MAE's
+    fill-in is shown, since its output on visible patches is never scored."""
+    x, x_hat = np.asarray(x, dtype="float32"), np.asarray(x_hat, dtype="float32")
+    hidden = np.asarray(mask)[..., None] > 0
+    patches = np.where(hidden, ops.convert_to_numpy(patchify(x_hat, patch_size)),
+                       ops.convert_to_numpy(patchify(x, patch_size)))
+    return ops.convert_to_numpy(unpatchify(patches, patch_size, x.shape[1:]))
+
+
+# -- time series ------------------------------------------------------------------------------
+def score_panels(values, scores, labels, *, start=0, threshold=None, boundaries=None,
+                title=None):
+    """The series on top and one panel per score below, anomalies shaded.
+
+    Args:
+        values: the series, shape ``(n,)``.
+        scores: ``{name: (n,) scores}``; each panel is scaled to its own range.
+        labels: ``(n,)`` 0/1 labels. start: the index of the first point (for the x axis).
+        threshold: optional ``{name: threshold}``, drawn as dashed lines.
+        boundaries: optional ``{label: index}``, drawn as dotted vertical lines (where the
+            fit, validation and test parts begin, say).
+    """
+    values, labels = np.asarray(values, dtype=np.float64), _checks.binary_labels(labels)
+    if values.shape != labels.shape:
+        raise ValueError(f"values and labels must have the same shape, got {values.shape} "
+                         f"and {labels.shape}.")
+    fig = Figure(figsize=(9, 1.8 + 1.0 * len(scores)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1 + len(scores), 1, sharex=True))
+    t = start + np.arange(len(values))
+    panels = [("series", values), *scores.items()]
+    for ax, (name, y) in zip(axes, panels):
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != values.shape:
+            raise ValueError(f"scores[{name!r}] must have shape {values.shape}, got "
+                             f"{y.shape}.")
+        ax.plot(t, y, lw=0.8, color="black" if name == "series" else "C0")
+        for a, b in anomaly_segments(labels):
+            ax.axvspan(start + a, start + b, color="C3", alpha=0.3, lw=0)
+        if threshold and name in threshold:
+            ax.axhline(threshold[name], color="C1", ls="--", lw=0.8)
+        for i, (label, index) in enumerate((boundaries or {}).items()):
+            ax.axvline(index, color="grey", ls=":", lw=1)
+            if name == "series":  # staggered, so that close boundaries stay readable
+                ax.annotate(f" {label}", (index, 1 - 0.12 * (i % 3)), va="top",
+                            xycoords=("data", "axes fraction"), fontsize=8,
+                            color="dimgrey")
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        ax.set_yticks([])
+    axes[-1].set_xlabel("time step")
+    if title:
+        axes[0].set_title(title)
     return fig

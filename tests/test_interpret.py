@@ -11,7 +11,7 @@ from sklearn.metrics import r2_score
 from sklearn.metrics.pairwise import cosine_similarity
 
 import aecore
-from aecore import interpret
+from aecore import interpret, metrics
 from aecore.models import (Autoencoder, L1Code, TopKCode, dense_decoder,
                            dense_encoder)
 
@@ -85,22 +85,22 @@ def test_max_cosine_and_mmcs_by_hand():
     true = np.array([[1.0, 0.0], [0.0, 1.0]])
     learned = np.array([[1.0, 1.0], [0.0, -2.0]])
     # row 0: cos with (1, 1) is 1/sqrt 2, with (0, -2) is 0; row 1: 1/sqrt 2 and -1
-    np.testing.assert_allclose(interpret.max_cosine_similarity(true, learned),
+    np.testing.assert_allclose(metrics.max_cosine_similarity(true, learned),
                                [2 ** -0.5, 2 ** -0.5])
-    assert interpret.mmcs(true, learned) == pytest.approx(2 ** -0.5)
+    assert metrics.mmcs(true, learned) == pytest.approx(2 ** -0.5)
     # a dictionary holding each direction (scaled, among others) recovers it exactly
-    assert interpret.mmcs(true, np.vstack([3 * true, learned])) == pytest.approx(1.0)
+    assert metrics.mmcs(true, np.vstack([3 * true, learned])) == pytest.approx(1.0)
     # signs count: the opposite direction alone scores -1
-    assert interpret.mmcs(true, -true) == pytest.approx(0.0)  # (0 + 0) / 2: each row's best
-    assert interpret.mmcs(true[:1], -true[:1]) == pytest.approx(-1.0)
+    assert metrics.mmcs(true, -true) == pytest.approx(0.0)  # (0 + 0) / 2: each row's best
+    assert metrics.mmcs(true[:1], -true[:1]) == pytest.approx(-1.0)
 
 
 def test_max_cosine_matches_scikit_learn():
     rng = np.random.default_rng(0)
     true, learned = rng.normal(size=(30, 8)), rng.normal(size=(50, 8))
     expected = cosine_similarity(true, learned).max(axis=1)
-    np.testing.assert_allclose(interpret.max_cosine_similarity(true, learned), expected)
-    assert interpret.mmcs(true, learned) == pytest.approx(expected.mean())
+    np.testing.assert_allclose(metrics.max_cosine_similarity(true, learned), expected)
+    assert metrics.mmcs(true, learned) == pytest.approx(expected.mean())
 
 
 @pytest.mark.parametrize("true, learned, match", [
@@ -111,36 +111,36 @@ def test_max_cosine_matches_scikit_learn():
 ])
 def test_mmcs_rejects_bad_inputs(true, learned, match):
     with pytest.raises(ValueError, match=match):
-        interpret.mmcs(true, learned)
+        metrics.mmcs(true, learned)
 
 
 def test_fraction_of_variance_explained_by_hand_and_scikit_learn():
     x = np.array([[0.0], [2.0]])        # mean 1, sum of squares about it 2
     x_hat = np.array([[0.5], [2.0]])    # squared error 0.25
-    assert interpret.fraction_of_variance_explained(x, x_hat) == pytest.approx(0.875)
-    assert interpret.fraction_of_variance_explained(x, x) == pytest.approx(1.0)
-    assert interpret.fraction_of_variance_explained(x, np.ones_like(x)) == pytest.approx(0.0)
+    assert metrics.fraction_of_variance_explained(x, x_hat) == pytest.approx(0.875)
+    assert metrics.fraction_of_variance_explained(x, x) == pytest.approx(1.0)
+    assert metrics.fraction_of_variance_explained(x, np.ones_like(x)) == pytest.approx(0.0)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 6)) * np.arange(1, 7)
     x_hat = x + rng.normal(size=x.shape)
     expected = r2_score(x, x_hat, multioutput="variance_weighted")
-    assert interpret.fraction_of_variance_explained(x, x_hat) == pytest.approx(expected)
+    assert metrics.fraction_of_variance_explained(x, x_hat) == pytest.approx(expected)
     with pytest.raises(ValueError, match="same shape|columns"):
-        interpret.fraction_of_variance_explained(x, x_hat[:, :3])
+        metrics.fraction_of_variance_explained(x, x_hat[:, :3])
     with pytest.raises(ValueError, match="same shape"):
-        interpret.fraction_of_variance_explained(x, x_hat[:10])
+        metrics.fraction_of_variance_explained(x, x_hat[:10])
     with pytest.raises(ValueError, match="no variance"):
-        interpret.fraction_of_variance_explained(np.ones((5, 2)), np.ones((5, 2)))
+        metrics.fraction_of_variance_explained(np.ones((5, 2)), np.ones((5, 2)))
 
 
 def test_l0_and_dead_latents_by_hand():
     z = np.array([[0.0, 1.5, 0.0, 0.0],
                   [0.2, 0.0, 0.0, 0.0],
                   [0.3, 2.0, 0.0, 0.0]])
-    assert interpret.l0(z) == pytest.approx((1 + 1 + 2) / 3)
-    np.testing.assert_array_equal(interpret.dead_latents(z), [False, False, True, True])
+    assert metrics.l0(z) == pytest.approx((1 + 1 + 2) / 3)
+    np.testing.assert_array_equal(metrics.dead_latents(z), [False, False, True, True])
     with pytest.raises(ValueError, match="z must be a non-empty 2-d array"):
-        interpret.l0(np.zeros(4))
+        metrics.l0(np.zeros(4))
 
 
 # -- the sparse autoencoder's parts ------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_top_k_code_matches_numpy_top_k():
         # positive inputs: exactly k non-zeros per row
         z_pos = keras.ops.convert_to_numpy(TopKCode(k)(np.abs(h) + 0.1))
         assert np.all(np.count_nonzero(z_pos, axis=1) == k)
-        assert interpret.l0(z_pos) == k
+        assert metrics.l0(z_pos) == k
 
 
 def sae(kind, input_dim=8, latents=24, seed=0):
@@ -226,8 +226,8 @@ def test_sparse_autoencoder_recovers_planted_directions():
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     model.fit(x, x, epochs=30, batch_size=256, verbose=0)
     pca = PCA(8).fit(x).components_
-    ours = interpret.mmcs(directions, interpret.dictionary(model))
-    theirs = interpret.mmcs(directions, np.vstack([pca, -pca]))
+    ours = metrics.mmcs(directions, interpret.dictionary(model))
+    theirs = metrics.mmcs(directions, np.vstack([pca, -pca]))
     assert ours > 0.9 and ours > theirs + 0.15, (ours, theirs)
 
 
@@ -285,7 +285,7 @@ JAX_SCRIPT = textwrap.dedent("""
     import json, os, tempfile
     import keras, numpy as np
     import aecore
-    from aecore import interpret
+    from aecore import interpret, metrics
     from aecore.models import (Autoencoder, L1Code, TopKCode, dense_decoder,
                                dense_encoder)
     assert keras.backend.backend() == "jax", keras.backend.backend()
@@ -327,7 +327,7 @@ JAX_SCRIPT = textwrap.dedent("""
         patched = tail.predict(sae.reconstruct(acts[:100]), verbose=0)
         results[name] = {
             "loss": hist.history["loss"],
-            "l0": interpret.l0(z),
+            "l0": metrics.l0(z),
             "norms": np.linalg.norm(keras.ops.convert_to_numpy(
                 sae.decoder.layers[0].kernel), axis=1).tolist(),
             "patched_shape": list(patched.shape),

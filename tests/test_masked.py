@@ -9,11 +9,14 @@ import pytest
 from keras import ops
 
 import aecore
-from aecore.models import (Autoencoder, HiddenPatchLoss, PatchEncoder, mae_decoder,
-                           mae_encoder, mae_features, masked_error, masked_images, patchify,
-                           reconstruct_masked, unpatchify)
-from aecore.models.masking import (TransformerBlock, gather_tokens, masked_patch_mse,
-                                   n_visible, numpy_keep, random_keep)
+from aecore.baselines import pca_fill
+from aecore.losses import HiddenPatchMSE, mse
+from aecore.metrics import masked_error
+from aecore.models import (Autoencoder, PatchEncoder, mae_decoder, mae_encoder, mae_features,
+                           masked_autoencoder, reconstruct_masked)
+from aecore.models.masking import n_visible, numpy_keep, random_keep
+from aecore.models.transformer import TransformerBlock, gather_tokens, patchify, unpatchify
+from aecore.viz import masked_images, paste_visible
 
 SHAPE = (8, 8, 1)
 
@@ -22,7 +25,7 @@ def small_mae(ratio=0.75, seed=0):
     keras.utils.set_random_seed(seed)
     return Autoencoder(mae_encoder(SHAPE, 2, ratio, width=16, depth=1, seed=seed),
                        mae_decoder(SHAPE, 2, input_width=16, width=16),
-                       code=HiddenPatchLoss(2))
+                       reconstruction=HiddenPatchMSE())
 
 
 def patch_layer(model):
@@ -98,19 +101,30 @@ def test_gather_tokens_matches_numpy_indexing():
     np.testing.assert_array_equal(got, np.stack([tokens[b, index[b]] for b in range(3)]))
 
 
-def test_masked_loss_is_the_mean_error_over_masked_patches_only():
+def test_hidden_patch_loss_is_the_mean_error_over_hidden_patches_only():
     rng = np.random.default_rng(2)
-    patches, predicted = rng.random((2, 2, 6, 4)).astype("float32")
-    mask = np.array([[1, 0, 1, 0, 0, 1], [0, 1, 1, 1, 1, 0]], "float32")
+    x, x_hat = rng.random((2, 2, 6, 4, 1)).astype("float32")   # 3 x 2 patches of 2 x 2
+    hidden = np.array([[1, 0, 1, 0, 0, 1], [0, 1, 1, 1, 1, 0]], "float32")
+    patches, predicted = numpy_patchify(x, 2), numpy_patchify(x_hat, 2)
     hand = [np.mean([np.mean((patches[b, i] - predicted[b, i]) ** 2)
-                     for i in range(6) if mask[b, i]]) for b in range(2)]
-    got = ops.convert_to_numpy(masked_patch_mse(patches, predicted, mask))
-    np.testing.assert_allclose(got, hand, rtol=1e-6)
+                     for i in range(6) if hidden[b, i]]) for b in range(2)]
+    tokens = np.zeros((2, 6, 3), "float32")
+    loss = HiddenPatchMSE()
+    np.testing.assert_allclose(ops.convert_to_numpy(loss(x, x_hat, [tokens, hidden])), hand,
+                               rtol=1e-6)
     # errors on visible patches do not count
-    changed = predicted.copy()
-    changed[mask == 0] += 5.0
-    np.testing.assert_allclose(ops.convert_to_numpy(masked_patch_mse(patches, changed, mask)),
+    changed = np.where(np.repeat(np.repeat(hidden.reshape(2, 3, 2), 2, 1), 2, 2)[..., None]
+                       > 0, x_hat, x_hat + 5.0).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(loss(x, changed, [tokens, hidden])),
                                hand, rtol=1e-6)
+    # nothing hidden: every patch scores, a plain MSE
+    none = np.zeros_like(hidden)
+    np.testing.assert_allclose(ops.convert_to_numpy(loss(x, x_hat, [tokens, none])),
+                               ops.convert_to_numpy(mse(x, x_hat)), rtol=1e-6)
+    with pytest.raises(ValueError, match="tokens, hidden"):
+        loss(x, x_hat, tokens)
+    with pytest.raises(ValueError, match="square patches"):
+        loss(x, x_hat, [tokens, np.ones((2, 5), "float32")])
 
 
 def test_the_encoder_receives_only_the_visible_patches():
@@ -143,8 +157,10 @@ def test_training_loss_scores_hidden_patches_only_and_inference_scores_all():
     x = np.random.default_rng(7).random((3, *SHAPE)).astype("float32")
     h = model.encoder(x, training=True)
     x_hat = model.decoder(h)
-    flags = ops.convert_to_numpy(h).reshape(3, 16, 17)[..., -1]
+    flags = ops.convert_to_numpy(h[1])
     assert np.all(flags.sum(axis=1) == 8)
+    tokens = ops.convert_to_numpy(h[0])
+    assert tokens.shape == (3, 16, 16) and np.all(tokens[flags > 0] == 0)
     err = ((numpy_patchify(x, 2) - numpy_patchify(ops.convert_to_numpy(x_hat), 2)) ** 2
            ).mean(axis=-1)
     hand = np.mean([err[b][flags[b] > 0].mean() for b in range(3)])
@@ -218,7 +234,13 @@ def test_bad_arguments_are_named():
         TransformerBlock(10, 4, 8)
     with pytest.raises(ValueError, match="decoder takes"):  # widths that do not match
         Autoencoder(mae_encoder(SHAPE, 2, width=16), mae_decoder(SHAPE, 2, input_width=32),
-                    code=HiddenPatchLoss(2))
+                    reconstruction=HiddenPatchMSE())
+    with pytest.raises(ValueError, match="decoder takes"):  # patch sizes that do not match
+        Autoencoder(mae_encoder(SHAPE, 2, width=16), mae_decoder(SHAPE, 4, input_width=16),
+                    reconstruction=HiddenPatchMSE())
+    with pytest.raises(ValueError, match="masked autoencoder's encoder"):
+        Autoencoder(aecore.models.dense_encoder(SHAPE, 4),
+                    aecore.models.dense_decoder(4, SHAPE), reconstruction=HiddenPatchMSE())
     plain = Autoencoder(aecore.models.dense_encoder(SHAPE, 4),
                         aecore.models.dense_decoder(4, SHAPE))
     with pytest.raises(ValueError, match="mae_encoder"):
@@ -231,14 +253,12 @@ JAX_SCRIPT = textwrap.dedent("""
     import json, os, tempfile
     import keras, numpy as np
     import aecore
-    from aecore.models import (Autoencoder, HiddenPatchLoss, mae_decoder, mae_encoder,
-                               mae_features, reconstruct_masked)
+    from aecore.models import mae_features, masked_autoencoder, reconstruct_masked
     assert keras.backend.backend() == "jax", keras.backend.backend()
     data = aecore.load_dataset("digits")
     keras.utils.set_random_seed(0)
-    model = Autoencoder(mae_encoder((8, 8, 1), 2, 0.75, width=16, depth=1, seed=0),
-                        mae_decoder((8, 8, 1), 2, input_width=16, width=16),
-                        code=HiddenPatchLoss(2))
+    model = masked_autoencoder((8, 8, 1), 2, 0.75, width=16, depth=1, decoder_width=16,
+                               seed=0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     history = model.fit(data.x_train[:512], epochs=3, batch_size=96, verbose=0,
                         validation_data=(data.x_test[:100],))
@@ -267,8 +287,6 @@ def test_masked_autoencoder_trains_on_jax(run_on_jax):
 def test_pca_fill_fits_the_visible_pixels_by_least_squares():
     from sklearn.decomposition import PCA
 
-    from aecore.models import pca_fill
-
     rng = np.random.default_rng(6)
     train = rng.random((200, *SHAPE)).astype("float32")
     pca = PCA(5).fit(train.reshape(200, -1))
@@ -287,11 +305,23 @@ def test_pca_fill_fits_the_visible_pixels_by_least_squares():
 
 
 def test_paste_visible_takes_hidden_patches_from_the_prediction():
-    from aecore.models import paste_visible
-
     rng = np.random.default_rng(8)
     x, x_hat = rng.random((2, 2, *SHAPE)).astype("float32")
     _, _, mask = numpy_keep(2, 16, 0.5, seed=1)
     got = paste_visible(x, x_hat, mask, 2)
     hidden = np.repeat(np.repeat(mask.reshape(2, 4, 4), 2, 1), 2, 2)[..., None] > 0
     np.testing.assert_array_equal(got, np.where(hidden, x_hat, x))
+
+
+def test_masked_autoencoder_states_the_patch_size_once():
+    model = masked_autoencoder(SHAPE, patch_size=2, mask_ratio=0.5, width=16, depth=1,
+                               decoder_width=16)
+    layer = patch_layer(model)
+    assert (layer.patch_size, layer.mask_ratio, layer.n_patches) == (2, 0.5, 16)
+    assert isinstance(model.reconstruction_loss, HiddenPatchMSE)
+    assert model.code_shape == [(16, 16), (16,)] and model.latent_dim is None
+    x = np.random.default_rng(9).random((3, *SHAPE)).astype("float32")
+    tokens, hidden = model.encode(x)
+    assert tokens.shape == (3, 16, 16) and not hidden.any()     # inference: none hidden
+    np.testing.assert_allclose(model.decode([tokens, hidden]), model.reconstruct(x),
+                               atol=1e-6)

@@ -14,8 +14,10 @@ import pytest
 
 import aecore
 from aecore import models
-from aecore.models import (Autoencoder, Corruption, GaussianCode, KLSparseCode, L1Code, TopKCode,
-                           conv_decoder, conv_encoder, dense_decoder, dense_encoder)
+from aecore.models import (FSQ, Autoencoder, Corruption, GaussianCode, KLSparseCode, L1Code,
+                           TopKCode, VectorQuantizer, conv_decoder, conv_encoder,
+                           dense_decoder, dense_encoder, grid_decoder, grid_encoder,
+                           masked_autoencoder)
 
 SHAPE = (8, 8, 1)  # the digits fixture's images
 LATENT = 6
@@ -229,15 +231,20 @@ def test_compiling_with_a_loss_is_refused(digits):
 
 @pytest.mark.parametrize("make, match", [
     (lambda: Autoencoder(dense_encoder(SHAPE, 8), dense_decoder(4, SHAPE)),
-     r"decoder takes \(4,\), but the code has 8"),
+     r"decoder takes \(4,\), but the code has shape \(8,\)"),
     (lambda: Autoencoder(dense_encoder(SHAPE, 8), dense_decoder(8, (64,))),
      r"decoder outputs \(64,\), but the encoder takes \(8, 8, 1\)"),
     (lambda: Autoencoder(dense_encoder(SHAPE, 8), dense_decoder(8, SHAPE), code=GaussianCode()),
-     r"decoder takes \(8,\), but the code has 4"),
+     r"decoder takes \(8,\), but the code has shape \(4,\) \(encoder output \(8,\), then "
+     r"GaussianCode\)"),
     (lambda: Autoencoder(dense_encoder(SHAPE, 7), dense_decoder(3, SHAPE), code=GaussianCode()),
      "even number of outputs"),
     (lambda: Autoencoder(dense_encoder(SHAPE, 8), dense_decoder(8, SHAPE), code=TopKCode(9)),
-     r"k=9 is larger than the code \(8 units\)"),
+     r"k=9 is larger than the code's last axis \(8 units"),
+    (lambda: Autoencoder(conv_encoder(SHAPE, 8, (4,)), dense_decoder(8, SHAPE),
+                         code=VectorQuantizer(16, 4)),
+     r"VectorQuantizer\(num_codes=16, dim=4\) works on vectors of 4 numbers, but the "
+     r"encoder's output has 8"),
     (lambda: Autoencoder(keras.layers.Dense(4), dense_decoder(4, SHAPE)),
      "encoder must be a keras.Model"),
     (lambda: Autoencoder(dense_encoder(SHAPE, 4), dense_decoder(4, SHAPE), reconstruction="l2"),
@@ -341,8 +348,10 @@ def test_one_model_class_and_flat_parts():
 
 def test_model_modules_import_no_other_model_module():
     """Only the package's __init__ gathers the modules of aecore.models."""
-    allowed = {"__init__": {"autoencoder", "builders", "parts", "conditioning", "conv1d",
-                            "masking", "quantizers"}}
+    allowed = {"__init__": {"autoencoder", "builders", "parts", "conditioning", "prior",
+                            "masking", "quantizers"},
+               "builders": {"autoencoder", "masking"},   # the MAE's layers, and the MAE
+               "masking": {"transformer"}}
     for path in Path(models.__file__).parent.glob("*.py"):
         imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
@@ -367,3 +376,56 @@ def test_unit_norm_code_keeps_each_code_units_weights_at_norm_one(digits):
     np.testing.assert_allclose(np.linalg.norm(kernel, axis=1), 1.0, rtol=1e-5)
     plain = dense_decoder(6, digits.input_shape, (16,))
     assert plain.layers[0].kernel_constraint is None
+
+
+def test_an_empty_batch_gives_empty_arrays():
+    model = Autoencoder(dense_encoder(SHAPE, 4), dense_decoder(2, SHAPE), code=GaussianCode())
+    none = np.zeros((0, *SHAPE), "float32")
+    assert model.encode(none).shape == (0, 2) and model.encode_raw(none).shape == (0, 4)
+    assert model.reconstruct(none).shape == (0, *SHAPE)
+    assert model.decode(np.zeros((0, 2), "float32")).shape == (0, *SHAPE)
+    assert aecore.reconstruction_error(model, none).shape == (0,)
+
+
+# every model and part trains in mixed precision (readers with a GPU), losses in float32
+MIXED_MODELS = {
+    "dense": lambda: Autoencoder(dense_encoder(SHAPE, 4), dense_decoder(4, SHAPE)),
+    "denoising conv": lambda: Autoencoder(conv_encoder(SHAPE, 4, (4, 8)),
+                                          conv_decoder(4, SHAPE, (4, 8)),
+                                          corruption=Corruption("gaussian", 0.3)),
+    "vae": lambda: Autoencoder(dense_encoder(SHAPE, 4, code_activation=None),
+                               dense_decoder(2, SHAPE), code=GaussianCode(),
+                               reconstruction="bernoulli"),
+    "sparse": lambda: Autoencoder(dense_encoder(SHAPE, 6, code_activation="sigmoid"),
+                                  dense_decoder(6, SHAPE), code=KLSparseCode(0.1)),
+    "l1": lambda: Autoencoder(dense_encoder(SHAPE, 6), dense_decoder(6, SHAPE),
+                              code=L1Code(0.01)),
+    "topk": lambda: Autoencoder(dense_encoder(SHAPE, 6, code_activation=None),
+                                dense_decoder(6, SHAPE), code=TopKCode(2)),
+    "vq": lambda: Autoencoder(grid_encoder(SHAPE, 3, (4, 8)), grid_decoder(SHAPE, 3, (4, 8)),
+                              code=VectorQuantizer(8, 3)),
+    "fsq": lambda: Autoencoder(grid_encoder(SHAPE, 2, (4, 8)), grid_decoder(SHAPE, 2, (4, 8)),
+                               code=FSQ((4, 4))),
+    "mae": lambda: masked_autoencoder(SHAPE, 2, 0.5, width=16, depth=1, decoder_width=16),
+}
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16"])  # float16: the same code path
+def test_every_model_trains_in_mixed_precision(policy, digits):
+    x = digits.x_train[:64]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        for name, make in MIXED_MODELS.items():
+            keras.utils.set_random_seed(0)
+            model = make()
+            assert model.encoder.layers[-1].compute_dtype != "float32", name  # really mixed
+            model.compile(optimizer="adam")
+            logs = model.fit(x, epochs=1, batch_size=32, verbose=0).history
+            assert np.isfinite(logs["loss"][-1]), name
+            x_hat = model.reconstruct(x[:5])
+            assert x_hat.dtype == np.float32 and x_hat.shape == x[:5].shape, name
+            terms = model.loss_terms(x[:5], x_hat)
+            assert all(keras.ops.convert_to_numpy(v).dtype == np.float32
+                       for v in terms.values()), name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL = {"myst_nb"}  # imported only inside try/except: present in a book build only
+# imported only where present: MyST-NB in a book build (try/except), JAX by the exercises'
+# gradient check when Keras runs on JAX
+OPTIONAL = {"myst_nb", "jax"}
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import tensorflow as tf
 from scipy.stats import entropy
 
 import aecore
-from aecore.models import (FSQ, Autoencoder, RestartDeadCodes, VectorQuantizer, grid_decoder,
-                           grid_encoder)
-from aecore.models.quantizers import (bits_per_image, code_prior, codebook_usage, prior_bits,
-                                      prior_inputs, sample_prior, uniform_quantize)
+from aecore.baselines import uniform_quantize
+from aecore.metrics import bits_per_image, codebook_usage
+from aecore.models import (FSQ, Autoencoder, RestartDeadCodes, VectorQuantizer, code_prior,
+                           grid_decoder, grid_encoder, prior_bits, prior_inputs, sample_prior)
 
 RNG = np.random.default_rng(0)
 
@@ -30,20 +30,22 @@ def _vq(num_codes=7, dim=3, **kwargs):
 # -- vector quantisation -------------------------------------------------------------------
 def test_nearest_code_matches_numpy_argmin():
     q = _vq(11, 4)
-    h = RNG.normal(size=(5, 6 * 4)).astype("float32")  # 5 images, 6 positions
+    h = RNG.normal(size=(5, 2, 3, 4)).astype("float32")  # 5 images, a 2 x 3 grid
     codebook = keras.ops.convert_to_numpy(q.codebook)
-    vectors = h.reshape(5, 6, 1, 4)
-    expected = np.argmin(((vectors - codebook) ** 2).sum(-1), axis=-1)
+    expected = np.argmin(((h[..., None, :] - codebook) ** 2).sum(-1), axis=-1)
+    assert expected.shape == (5, 2, 3)
     np.testing.assert_array_equal(q.indices(h), expected)
-    np.testing.assert_allclose(q.codes(expected), codebook[expected].reshape(5, 24))
+    np.testing.assert_allclose(q.codes(expected), codebook[expected])
     z = keras.ops.convert_to_numpy(q(h))  # the forward value is the snapped code
-    np.testing.assert_allclose(z, codebook[expected].reshape(5, 24), atol=1e-6)
+    np.testing.assert_allclose(z, codebook[expected], atol=1e-6)
+    flat = h.reshape(5, 6, 4)                       # any rank: the last axis is the vector
+    np.testing.assert_array_equal(q.indices(flat), expected.reshape(5, 6))
 
 
 def test_straight_through_gradient_is_the_codes_gradient():
     q = _vq(9, 2)
-    h = tf.Variable(RNG.normal(size=(4, 10)).astype("float32"))
-    w = tf.constant(RNG.normal(size=(4, 10)).astype("float32"))
+    h = tf.Variable(RNG.normal(size=(4, 5, 2)).astype("float32"))
+    w = tf.constant(RNG.normal(size=(4, 5, 2)).astype("float32"))
 
     def loss_of(z):
         return tf.reduce_sum(tf.sin(z) * w)  # a nonlinear loss of the code
@@ -61,7 +63,7 @@ def test_straight_through_gradient_is_the_codes_gradient():
 
 def test_codebook_and_commitment_terms_by_hand():
     q = _vq(5, 3, commitment=0.4, codebook_weight=1.5)
-    h = RNG.normal(size=(6, 12)).astype("float32")
+    h = RNG.normal(size=(6, 4, 3)).astype("float32")
     codebook = keras.ops.convert_to_numpy(q.codebook)
     vectors = h.reshape(-1, 3)
     nearest = codebook[np.argmin(((vectors[:, None] - codebook) ** 2).sum(-1), axis=1)]
@@ -74,7 +76,7 @@ def test_codebook_and_commitment_terms_by_hand():
 def test_each_term_moves_one_side_only():
     """codebook term: gradient to the codebook only; commitment: to the encoder only."""
     q = _vq(4, 2)
-    h = tf.Variable(RNG.normal(size=(3, 8)).astype("float32"))
+    h = tf.Variable(RNG.normal(size=(3, 4, 2)).astype("float32"))
     with tf.GradientTape(persistent=True) as tape:
         terms = q.loss_terms(h, None)
     g_cb = tape.gradient(terms["codebook"], [h, q.codebook.value])
@@ -93,11 +95,15 @@ def test_vector_quantizer_validates():
     with pytest.raises(ValueError, match="commitment"):
         VectorQuantizer(8, 4, commitment=-1)
     q = VectorQuantizer(8, 4)
-    with pytest.raises(ValueError, match="multiple of 4"):
-        q.code_dim(10)
+    with pytest.raises(ValueError, match="vectors of 4 numbers.*has 8 on its last axis"):
+        q.compute_output_shape((None, 7, 7, 8))
     with pytest.raises(ValueError, match=r"\[0, 8\)"):
         q.codes(np.array([[0, 8]]))
-    with pytest.raises(ValueError, match="multiple of 3"):
+    # a width mismatch is an error when the model is built
+    with pytest.raises(ValueError, match=r"VectorQuantizer\(num_codes=16, dim=4\) works on vectors of 4 numbers.*has 8"):
+        Autoencoder(grid_encoder((8, 8, 1), 8, (4, 8)), grid_decoder((8, 8, 1), 4, (4, 8)),
+                    code=VectorQuantizer(16, 4))
+    with pytest.raises(ValueError, match=r"FSQ\(levels=\(4, 4, 4\)\) works on vectors of 3 numbers"):
         Autoencoder(grid_encoder((8, 8, 1), 2, (4, 8)), grid_decoder((8, 8, 1), 2, (4, 8)),
                     code=FSQ((4, 4, 4)))
 
@@ -106,17 +112,17 @@ def test_vector_quantizer_validates():
 def _fsq_numpy(h, levels, eps=1e-3):
     """The FSQ of Mentzer et al. 2023 (their appendix code), written again in NumPy."""
     levels = np.asarray(levels, float)
-    v = h.reshape(len(h), -1, len(levels)).astype(float)
+    v = h.astype(float)
     half = (levels - 1) * (1 - eps) / 2
     offset = np.where(levels % 2, 0.0, 0.5)
     rounded = np.round(np.tanh(v + np.tan(offset / half)) * half - offset)
-    return rounded, (rounded / (levels // 2)).reshape(len(h), -1)
+    return rounded, rounded / (levels // 2)
 
 
 @pytest.mark.parametrize("levels", [(4, 4, 4), (8, 5, 5, 5), (2, 3)])
 def test_fsq_rounding_and_levels_match_numpy(levels):
     q = FSQ(levels)
-    h = RNG.normal(scale=2.0, size=(400, 5 * len(levels))).astype("float32")
+    h = RNG.normal(scale=2.0, size=(400, 5, len(levels))).astype("float32")
     rounded, expected = _fsq_numpy(h, levels)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(q(h)), expected, atol=1e-6)
     for i, L in enumerate(levels):  # exactly L integer levels per number, centred
@@ -132,7 +138,7 @@ def test_fsq_rounding_and_levels_match_numpy(levels):
 def test_fsq_indices_are_mixed_radix_and_invert():
     levels = (8, 5, 3)
     q = FSQ(levels)
-    h = RNG.normal(scale=2.0, size=(50, 4 * 3)).astype("float32")
+    h = RNG.normal(scale=2.0, size=(50, 2, 2, 3)).astype("float32")
     rounded, expected = _fsq_numpy(h, levels)
     digits = (rounded + np.asarray(levels) // 2).astype(int)        # 0 .. L - 1
     flat = np.ravel_multi_index(tuple(np.moveaxis(digits[..., ::-1], -1, 0)),
@@ -145,11 +151,11 @@ def test_fsq_indices_are_mixed_radix_and_invert():
 
 def test_fsq_straight_through_gradient():
     q = FSQ((5, 4))
-    h = tf.Variable(RNG.normal(size=(3, 4)).astype("float32"))
+    h = tf.Variable(RNG.normal(size=(3, 2, 2)).astype("float32"))
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(q(h, training=True))
     grad = tape.gradient(loss, h).numpy()
-    levels = np.tile([5.0, 4.0], 2)
+    levels = np.array([5.0, 4.0])
     half = (levels - 1) * (1 - FSQ.EPS) / 2
     shift = np.tan(np.where(levels % 2, 0.0, 0.5) / half)
     expected = (1 - np.tanh(h.numpy() + shift) ** 2) * half / (levels // 2)  # d bound / dh
@@ -161,8 +167,8 @@ def test_fsq_validates():
         FSQ((4, 1))
     with pytest.raises(ValueError, match="levels"):
         FSQ(())
-    with pytest.raises(ValueError, match="multiple of 2"):
-        FSQ((4, 4)).code_dim(7)
+    with pytest.raises(ValueError, match="works on vectors of 2 numbers"):
+        FSQ((4, 4)).compute_output_shape((None, 7, 7, 3))
 
 
 # -- usage, bits, uniform quantisation -----------------------------------------------------
@@ -218,7 +224,7 @@ def _model(code, dim):
 def test_grid_halves_shapes():
     enc = grid_encoder((28, 28, 1), 3)
     dec = grid_decoder((28, 28, 1), 3)
-    assert enc.output_shape == (None, 49 * 3) and dec.input_shape == (None, 147)
+    assert enc.output_shape == (None, 7, 7, 3) and dec.input_shape == (None, 7, 7, 3)
     assert dec.output_shape == (None, 28, 28, 1)
     with pytest.raises(ValueError, match="divisible"):
         grid_encoder((30, 30, 1), 3)
@@ -251,6 +257,7 @@ def test_restart_dead_codes_revives_them(digits):
     far = np.full((32, 4), 50.0, "float32")
     far[0] = 0.0
     q.codebook.assign(far)  # only entry 0 is near any encoder output: 31 dead
+    assert model.code_shape == (2, 2, 4)
     assert codebook_usage(q.indices(model.encode_raw(digits)), 32)["dead"] == 31
     callback = RestartDeadCodes(digits, every=1, seed=0)
     callback.set_model(model)
@@ -278,6 +285,8 @@ def test_prior_helpers():
     drawn = sample_prior(prior, 4, 6, 5, seed=1)
     assert drawn.shape == (4, 5) and drawn.min() >= 0 and drawn.max() < 6
     np.testing.assert_array_equal(drawn, sample_prior(prior, 4, 6, 5, seed=1))
+    grid = idx.reshape(10, 5, 1)                   # a grid is read in raster order
+    np.testing.assert_allclose(prior_bits(prior, grid, 6), prior_bits(prior, idx, 6))
     with pytest.raises(ValueError, match="indices"):
         prior_inputs(np.zeros(5, int), 6)
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from aecore import anomaly, baselines, data
 from aecore import timeseries as ts
 from aecore.models import Autoencoder, conv1d_decoder, conv1d_encoder
 
@@ -103,17 +104,17 @@ def test_window_arguments_are_checked():
 # -- labels, point adjustment, measures -------------------------------------------------------
 def test_anomaly_segments():
     labels = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1])
-    assert ts.anomaly_segments(labels) == [(0, 2), (4, 5), (6, 9)]
-    assert ts.anomaly_segments(np.zeros(4, int)) == []
+    assert anomaly.anomaly_segments(labels) == [(0, 2), (4, 5), (6, 9)]
+    assert anomaly.anomaly_segments(np.zeros(4, int)) == []
     with pytest.raises(ValueError, match="0 \\(normal\\) and 1"):
-        ts.anomaly_segments(np.array([0, 2]))
+        anomaly.anomaly_segments(np.array([0, 2]))
 
 
 def test_point_adjust_matches_a_loop():
     rng = np.random.default_rng(4)
     labels = (rng.random(200) < 0.1).astype(int)
     scores = rng.normal(size=200)
-    adjusted = ts.point_adjust(scores, labels)
+    adjusted = anomaly.point_adjust(scores, labels)
     for t in range(200):
         if labels[t] == 0:
             assert adjusted[t] == scores[t]
@@ -137,7 +138,7 @@ def test_point_adjusted_auroc_of_a_random_score_is_generous():
     pa, raw = [], []
     for seed in range(200):
         scores = np.random.default_rng(seed).random(len(labels))
-        pa.append(roc_auc_score(labels, ts.point_adjust(scores, labels)))
+        pa.append(roc_auc_score(labels, anomaly.point_adjust(scores, labels)))
         raw.append(roc_auc_score(labels, scores))
     assert np.mean(pa) == pytest.approx(length / (length + 1), abs=0.01)
     assert np.mean(raw) == pytest.approx(0.5, abs=0.02)
@@ -146,7 +147,7 @@ def test_point_adjusted_auroc_of_a_random_score_is_generous():
 def test_detection_report_against_scikit_learn_and_by_hand():
     labels = np.array([0, 0, 1, 1, 1, 0, 0, 0, 1, 0])
     scores = np.array([0.1, 0.2, 0.9, 0.3, 0.2, 0.4, 0.1, 0.0, 0.35, 0.5])
-    r = ts.detection_report(labels, scores, threshold=0.45)
+    r = anomaly.detection_report(labels, scores, threshold=0.45, point_adjusted=True)
     assert r["auroc"] == pytest.approx(roc_auc_score(labels, scores))
     assert r["average_precision"] == pytest.approx(average_precision_score(labels, scores))
     pa = np.array([0.1, 0.2, 0.9, 0.9, 0.9, 0.4, 0.1, 0.0, 0.35, 0.5])
@@ -157,10 +158,12 @@ def test_detection_report_against_scikit_learn_and_by_hand():
     # adjusted: the first segment (2, 3, 4) counts in full, point 8 is still missed
     assert (r["precision_pa"], r["recall_pa"]) == (pytest.approx(3 / 4), pytest.approx(3 / 4))
     assert r["f1_pa"] == pytest.approx(3 / 4)
-    with pytest.raises(ValueError, match="both normal"):
-        ts.detection_report(np.zeros(10, int), scores, 0.5)
+    with pytest.raises(ValueError, match="both 0"):
+        anomaly.detection_report(np.zeros(10, int), scores, 0.5, point_adjusted=True)
     with pytest.raises(ValueError, match="finite"):
-        ts.detection_report(labels, np.full(10, np.nan), 0.5)
+        anomaly.detection_report(labels, np.full(10, np.nan), 0.5, point_adjusted=True)
+    plain = anomaly.detection_report(labels, scores, 0.45)    # images: no _pa keys
+    assert "auroc_pa" not in plain and plain["f1"] == r["f1"]
 
 
 def test_top_score_hit():
@@ -168,42 +171,42 @@ def test_top_score_hit():
     labels[40:45] = 1
     scores = np.zeros(100)
     scores[47] = 1.0
-    assert not ts.top_score_hit(scores, labels)
-    assert ts.top_score_hit(scores, labels, tolerance=3)
+    assert not anomaly.top_score_hit(scores, labels)
+    assert anomaly.top_score_hit(scores, labels, tolerance=3)
     scores[42] = 2.0
-    assert ts.top_score_hit(scores, labels)
+    assert anomaly.top_score_hit(scores, labels)
 
 
 # -- forecasting baselines --------------------------------------------------------------------
 def test_moving_average_residual_matches_pandas():
     x = np.random.default_rng(5).normal(size=60)
     forecast = pd.Series(x).rolling(5).mean().shift(1).to_numpy()
-    np.testing.assert_allclose(ts.moving_average_residual(x, 5), np.abs(x - forecast),
+    np.testing.assert_allclose(baselines.moving_average_residual(x, 5), np.abs(x - forecast),
                                equal_nan=True)
 
 
 def test_seasonal_residual_matches_a_loop():
     x = np.random.default_rng(6).normal(size=40)
-    r = ts.seasonal_residual(x, period=7, n_periods=2)
+    r = baselines.seasonal_residual(x, period=7, n_periods=2)
     assert np.isnan(r[:14]).all()
     for t in range(14, 40):
         assert r[t] == pytest.approx(abs(x[t] - (x[t - 7] + x[t - 14]) / 2))
     with pytest.raises(ValueError, match="longer than period"):
-        ts.seasonal_residual(x, 20, 2)
+        baselines.seasonal_residual(x, 20, 2)
 
 
 def test_estimate_period_of_a_noisy_sine():
     t = np.arange(1000)
     x = np.sin(2 * np.pi * t / 50) + 0.3 * np.random.default_rng(7).normal(size=1000)
-    assert ts.estimate_period(x) == 50
+    assert baselines.estimate_period(x) == 50
     with pytest.raises(ValueError, match="no period"):
-        ts.estimate_period(np.arange(100.0), max_period=10)
+        baselines.estimate_period(np.arange(100.0), max_period=10)
 
 
 # -- loading ----------------------------------------------------------------------------------
 @pytest.mark.skipif(not HAS_AEON, reason="aeon is not installed")
 def test_bundled_series_loads_offline():
-    s = ts.load_series("kdd_tsad_135")
+    s = data.load_series("kdd_tsad_135")
     assert s.values.shape == s.labels.shape == (7501,)
     assert s.train_end == 1200 and s.segments() == [(4187, 4199)]
     assert not s.labels[:s.train_end].any()
@@ -215,7 +218,7 @@ def test_bundled_series_matches_aeons_own_loader():
     except ImportError:
         pytest.skip("aeon's loaders (aeon with numba) are not importable here")
     x, y = load_kdd_tsad_135("test")
-    s = ts.load_series("kdd_tsad_135")
+    s = data.load_series("kdd_tsad_135")
     np.testing.assert_array_equal(s.values, x)
     np.testing.assert_array_equal(s.labels, y)
     assert len(load_kdd_tsad_135("train")[0]) == s.train_end
@@ -225,24 +228,24 @@ def test_ucr_archive_file(tmp_path):
     values = np.sin(np.arange(300) / 5)
     path = tmp_path / "007_UCR_Anomaly_toy_100_150_159.txt"
     np.savetxt(path, values)
-    s = ts.load_series(path)
+    s = data.load_series(path)
     np.testing.assert_allclose(s.values, values)
     assert s.train_end == 100 and s.segments() == [(150, 159)]  # END is excluded
     bad = tmp_path / "008_UCR_Anomaly_toy_100_150_400.txt"
     np.savetxt(bad, values)
     with pytest.raises(ValueError, match="do not fit"):
-        ts.load_series(bad)
+        data.load_series(bad)
     with pytest.raises(ValueError, match="no such file"):
-        ts.load_series(tmp_path / "009_UCR_Anomaly_toy_1_2_3.txt")
+        data.load_series(tmp_path / "009_UCR_Anomaly_toy_1_2_3.txt")
     with pytest.raises(ValueError, match="kdd_tsad_135"):
-        ts.load_series("nab_machine_temperature")
+        data.load_series("nab_machine_temperature")
 
 
 def test_missing_package_names_what_to_install(monkeypatch):
-    fake = dict(ts.BUNDLED["kdd_tsad_135"], package="no_such_package_xyz")
-    monkeypatch.setitem(ts.BUNDLED, "fake", fake)
+    fake = dict(data.BUNDLED["kdd_tsad_135"], package="no_such_package_xyz")
+    monkeypatch.setitem(data.BUNDLED, "fake", fake)
     with pytest.raises(ImportError, match="pip install no_such_package_xyz"):
-        ts.load_series("fake")
+        data.load_series("fake")
 
 
 # -- the 1-D convolutional halves -------------------------------------------------------------
@@ -297,7 +300,8 @@ JAX_SCRIPT = textwrap.dedent("""
     import json, os, tempfile
     import keras, numpy as np
     import aecore
-    from aecore import timeseries as ts
+    from aecore import anomaly, baselines, data
+from aecore import timeseries as ts
     from aecore.models import Autoencoder, conv1d_decoder, conv1d_encoder
     assert keras.backend.backend() == "jax", keras.backend.backend()
     data = aecore.load_dataset("digits", flatten=True)      # (n, 64): a window each
@@ -346,7 +350,7 @@ def test_chapter_runs_on_a_ucr_file_with_another_window(tmp_path):
     bundled series (its first 4,500 points, the anomaly inside) and 32-point windows."""
     import nbformat
 
-    s = ts.load_series("kdd_tsad_135")
+    s = data.load_series("kdd_tsad_135")
     (start, stop), = s.segments()
     path = tmp_path / f"135_UCR_Anomaly_cut_{s.train_end}_{start}_{stop}.txt"
     np.savetxt(path, s.values[:4500])

@@ -93,6 +93,43 @@ def test_cached_fit_key_covers_seed_budget_and_data(digits, tmp_path):
     assert len(list(tmp_path.glob("*.keras"))) == 4
 
 
+def test_cached_fit_retrains_when_the_package_code_changes(digits, tmp_path, monkeypatch):
+    """A changed part (here: the fingerprint of aecore's model code) must never be served
+    the weights trained by the old code."""
+    _, first = cached(digits, tmp_path)
+    real = aecore.train._code_fingerprint()
+    assert real == aecore.train._code_fingerprint()       # stable between calls
+    monkeypatch.setattr(aecore.train, "_code_fingerprint", lambda: real + "changed")
+    _, after_change = cached(digits, tmp_path)
+    assert (first.cached, after_change.cached) == (False, False)
+    assert len(list(tmp_path.glob("*.keras"))) == 2
+
+
+def test_code_fingerprint_follows_the_files_of_the_models(tmp_path, monkeypatch):
+    package = tmp_path / "aecore"
+    (package / "models").mkdir(parents=True)
+    for name in ("losses.py", "train.py", "models/parts.py", "metrics.py"):
+        (package / name).write_text("# v1\n")
+    monkeypatch.setattr(aecore.train, "__file__", str(package / "train.py"))
+    before = aecore.train._code_fingerprint()
+    (package / "metrics.py").write_text("# v2\n")         # not part of what a model is
+    assert aecore.train._code_fingerprint() == before
+    (package / "models" / "parts.py").write_text("# v2\n")  # a part's code changed
+    assert aecore.train._code_fingerprint() != before
+
+
+def test_cached_fit_trains_again_over_a_broken_entry(digits, tmp_path):
+    trained, _ = cached(digits, tmp_path)
+    (entry,) = tmp_path.glob("*.keras")
+    entry.write_bytes(b"not a zip file")                 # an interrupted copy, say
+    again, history = cached(digits, tmp_path)
+    assert history.cached is False
+    np.testing.assert_array_equal(again.reconstruct(digits.x_test),
+                                  trained.reconstruct(digits.x_test))  # same seed, same run
+    _, loaded = cached(digits, tmp_path)
+    assert loaded.cached is True                          # the new entry is good
+
+
 def test_cached_fit_without_compile_is_an_error(digits, tmp_path):
     with pytest.raises(ValueError, match="compiled"):
         aecore.train.cached_fit(new_model, digits.x_train, seed=0, epochs=1,
@@ -116,17 +153,14 @@ def test_cosine_adam_decays_from_the_rate_to_zero_over_the_run():
         aecore.train.cosine_adam(epochs=0, n_samples=1000)
 
 
-def test_the_shared_deep_autoencoder_is_trained_once(digits, tmp_path, monkeypatch):
-    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
-    with pytest.raises(ValueError, match="validation_split"):
-        aecore.zoo.deep_autoencoder(digits, 0, epochs=1)  # no validation images
-    digits = aecore.load_dataset("digits", validation_split=0.1)
-    model, history = aecore.zoo.deep_autoencoder(digits, 0, latent_dim=4, hidden_units=(16,),
-                                                 epochs=1)
-    again, history2 = aecore.zoo.deep_autoencoder(digits, 0, latent_dim=4, hidden_units=(16,),
-                                                  epochs=1)
-    assert (history.cached, history2.cached) == (False, True)
-    assert model.encoder.input_shape == (None, 64) and "val_loss" in history2.history
-    assert model.encoder.get_layer("code").get_config()["activation"] == "linear"
-    flat = digits.x_test.reshape(len(digits.x_test), -1)
-    np.testing.assert_array_equal(model.encode(flat), again.encode(flat))
+def test_summary_is_one_line_with_the_last_values():
+    history = keras.callbacks.History()
+    history.history = {"loss": [0.5, 0.25], "kl": [0.1, 0.05], "val_loss": [0.6, 0.3],
+                       "val_kl": [0.2, 0.1], "learning_rate": [1e-3, 5e-4]}
+    history.seconds = 12.4
+    line = aecore.train.summary(history, "VAE")
+    assert line == "VAE: 2 epochs in 12 s; loss 0.25, kl 0.05, val_loss 0.3"
+    history.cached = True
+    assert "(cached)" in aecore.train.summary(history)
+    with pytest.raises(ValueError, match="History"):
+        aecore.train.summary({})

@@ -130,9 +130,9 @@ def test_knn_distance_matches_brute_force(rng):
     x_fit, x = rng.random((40, 3, 3)), rng.random((7, 3, 3))
     d = np.linalg.norm(x.reshape(7, 1, -1) - x_fit.reshape(1, 40, -1), axis=2)
     expected = np.sort(d, axis=1)[:, :4].mean(axis=1)
-    np.testing.assert_allclose(aecore.anomaly.knn_distance(x_fit, x, k=4), expected, rtol=1e-5)
-    assert aecore.anomaly.knn_distance(x_fit, x_fit[:3], k=1).max() < 1e-3  # its own copy
+    np.testing.assert_allclose(aecore.baselines.knn_distance(x_fit, x, k=4), expected, rtol=1e-5)
+    assert aecore.baselines.knn_distance(x_fit, x_fit[:3], k=1).max() < 1e-3  # its own copy
     with pytest.raises(ValueError, match="exceeds"):
-        aecore.anomaly.knn_distance(x_fit, x, k=41)
+        aecore.baselines.knn_distance(x_fit, x, k=41)
     with pytest.raises(ValueError, match="same size"):
-        aecore.anomaly.knn_distance(x_fit, x[:, :2], k=1)
+        aecore.baselines.knn_distance(x_fit, x[:, :2], k=1)

@@ -240,7 +240,8 @@ def test_gaussian_code_at_inference_is_z_mean(rng):
     code = GaussianCode(seed=0)
     for training in (False, None):
         np.testing.assert_array_equal(numpy(code(h, training=training)), h[:, :3])
-    assert code.code_dim(6) == 3
+    assert code.compute_output_shape((None, 6)) == (None, 3)
+    assert code.compute_output_shape((None, 7, 7, 4)) == (None, 7, 7, 2)  # any rank
 
 
 def test_gaussian_code_samples_with_the_right_mean_and_std():

@@ -49,8 +49,22 @@ class ClassCondition(keras.layers.Layer):
         return ops.concatenate([x, planes], axis=-1)
 
     def join_code(self, z, labels):
-        """The decoder's input: ``(batch, latent) -> (batch, latent + n_classes)``."""
-        return ops.concatenate([z, ops.cast(self.one_hot(labels), z.dtype)], axis=-1)
+        """The decoder's input: the one-hot label appended to the code's last axis,
+        ``(batch, latent) -> (batch, latent + n_classes)`` (a grid code gets it at every
+        position)."""
+        hot = ops.cast(self.one_hot(labels), z.dtype)
+        if len(z.shape) > 2:
+            hot = ops.broadcast_to(ops.reshape(hot, (-1, *[1] * (len(z.shape) - 2),
+                                                     self.n_classes)),
+                                   (*ops.shape(z)[:-1], self.n_classes))
+        return ops.concatenate([z, hot], axis=-1)
+
+    def code_shape(self, code_shape):
+        """The shape the decoder takes for a code of `code_shape`: the label joined."""
+        if isinstance(code_shape, list):
+            raise ValueError("ClassCondition joins the label to a code of one tensor, got a "
+                             f"code of shapes {code_shape}.")
+        return (*code_shape[:-1], code_shape[-1] + self.n_classes)
 
     def call(self, x, labels):
         return self.join_input(x, labels)

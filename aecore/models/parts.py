@@ -12,8 +12,10 @@ inference (`predict`, `evaluate`, `reconstruct`, `encode`).
 
 A code part has ``call(h, training) -> z``; ``loss_terms(h, z) -> {name: scalar}``, the
 terms it adds to the reconstruction loss (already weighted; `fit` logs each by name), whose
-names it lists in ``terms``; and ``code_dim(encoder_dim)``, the width of ``z`` for an
-encoder output of that width.
+names it lists in ``terms``; and ``compute_output_shape(shape)``, the shape of ``z`` for an
+encoder output of that shape (a vector ``(batch, units)`` or a grid such as ``(batch, 7, 7,
+d)``: code parts work on the last axis). `compute_output_shape` raises a ValueError when
+the part cannot take that shape, so a mismatch is caught when the model is built.
 """
 
 from __future__ import annotations
@@ -113,11 +115,12 @@ class GaussianCode(keras.layers.Layer):
         z_mean, z_log_var = self.split(h)
         return {"kl": self.beta * ops.mean(losses.gaussian_kl(z_mean, z_log_var))}
 
-    def code_dim(self, encoder_dim):
-        if encoder_dim % 2:
-            raise ValueError("GaussianCode needs an encoder with an even number of outputs "
-                             f"(z_mean and z_log_var), got {encoder_dim}.")
-        return encoder_dim // 2
+    def compute_output_shape(self, shape):
+        units = shape[-1]
+        if units is None or units % 2:
+            raise ValueError("GaussianCode needs an encoder whose last axis has an even "
+                             f"number of outputs (z_mean and z_log_var), got shape {shape}.")
+        return (*shape[:-1], units // 2)
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta, "seed": self.seed}
@@ -134,8 +137,8 @@ class _Penalty(keras.layers.Layer):
     def call(self, h, training=None):
         return h
 
-    def code_dim(self, encoder_dim):
-        return encoder_dim
+    def compute_output_shape(self, shape):
+        return tuple(shape)
 
     def get_config(self):
         return {**super().get_config(), "weight": self.weight}
@@ -190,17 +193,18 @@ class TopKCode(keras.layers.Layer):
         _stateless(self)
 
     def call(self, h, training=None):
-        _, indices = ops.top_k(h, self.k)                      # (batch, k)
-        keep = ops.sum(ops.one_hot(indices, ops.shape(h)[-1], dtype=h.dtype), axis=1)
-        return ops.relu(h * keep)                              # (batch, code units)
+        _, indices = ops.top_k(h, self.k)                      # (..., k)
+        keep = ops.sum(ops.one_hot(indices, ops.shape(h)[-1], dtype=h.dtype), axis=-2)
+        return ops.relu(h * keep)                              # (..., code units)
 
     def loss_terms(self, h, z):
         return {}
 
-    def code_dim(self, encoder_dim):
-        if self.k > encoder_dim:
-            raise ValueError(f"k={self.k} is larger than the code ({encoder_dim} units).")
-        return encoder_dim
+    def compute_output_shape(self, shape):
+        if shape[-1] is not None and self.k > shape[-1]:
+            raise ValueError(f"k={self.k} is larger than the code's last axis ({shape[-1]} "
+                             f"units, shape {shape}).")
+        return tuple(shape)
 
     def get_config(self):
         return {**super().get_config(), "k": self.k}

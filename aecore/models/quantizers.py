@@ -2,19 +2,22 @@
 
 Both are code parts of `aecore.models.Autoencoder` (see `aecore.models.parts`): they sit
 between the encoder and the decoder and snap the encoder's output to one of finitely many
-values. The encoder outputs a grid of vectors flattened to ``(batch, positions * dim)``
-(`grid_encoder`); the quantiser works on each position's `dim` numbers, and the decoder
-(`grid_decoder`) gets the snapped grid, flattened the same way.
+values. They work on the **last axis** of the encoder's output, whatever its rank: with
+`aecore.models.grid_encoder` the output is a grid ``(batch, 7, 7, dim)``, one vector per
+position, and each position's vector is snapped; the decoder (`grid_decoder`) takes the
+snapped grid.
 
-- `VectorQuantizer` (van den Oord et al. 2017): each position's vector is replaced by the
-  nearest of `num_codes` learned codebook vectors; the gradient passes straight through
-  the snapping; loss terms ``codebook`` and ``commitment``.
+- `VectorQuantizer` (van den Oord et al. 2017): each vector is replaced by the nearest of
+  `num_codes` learned codebook vectors; the gradient passes straight through the snapping;
+  loss terms ``codebook`` and ``commitment``.
 - `FSQ` (Mentzer et al. 2023): each number is bounded and rounded to one of a few levels;
   the "codebook" is the fixed grid of level combinations, with no loss term.
 - `RestartDeadCodes`: a callback that moves unused codebook vectors onto encoder outputs,
   a fix for codebook collapse.
-- `codebook_usage`, `uniform_quantize`, `bits_per_image`: measuring usage and bits, and
-  quantising a continuous code to a given number of bits for a comparison at equal bits.
+
+Measuring codes (`aecore.metrics.codebook_usage`, `aecore.metrics.bits_per_image`), rounding
+a continuous code (`aecore.baselines.uniform_quantize`) and a prior over code indices
+(`aecore.models.code_prior`) live with their kind.
 """
 
 from __future__ import annotations
@@ -28,27 +31,33 @@ from keras import ops
 from aecore import _checks
 
 
-def _positions(encoder_dim, dim, who):
-    if encoder_dim % dim:
-        raise ValueError(f"{who} splits the encoder's output into vectors of {dim} numbers, "
-                         f"but the encoder outputs {encoder_dim} numbers, not a multiple "
-                         f"of {dim}.")
-    return encoder_dim // dim
+class _Quantizer(keras.layers.Layer):
+    """What the two quantisers share: ``dim`` numbers per position on the code's last axis,
+    ``num_codes`` possible codes per position."""
 
+    dim: int
+    num_codes: int
 
-def _check_width(h, dim, who):
-    width = h.shape[-1]
-    if width is not None and width % dim:
-        raise ValueError(f"{who} needs inputs whose last axis is a multiple of {dim}, "
-                         f"got shape {tuple(h.shape)}.")
+    @property
+    def bits_per_position(self) -> float:
+        """Bits to name one position's code: ``log2(num_codes)``."""
+        return math.log2(self.num_codes)
+
+    def compute_output_shape(self, shape):
+        if shape[-1] is not None and shape[-1] != self.dim:
+            raise ValueError(f"{self!r} works on vectors of {self.dim} numbers, but the "
+                             f"encoder's output has {shape[-1]} on its last axis (shape "
+                             f"{tuple(shape)}): give the encoder's code layer {self.dim} "
+                             f"channels (grid_encoder(..., dim={self.dim})).")
+        return tuple(shape)
 
 
 def _checked_indices(indices, num_codes) -> np.ndarray:
-    """Code indices as a NumPy ``(batch, positions)`` integer array in [0, num_codes)."""
+    """Code indices as a NumPy integer array in [0, num_codes) (any shape)."""
     indices = np.asarray(indices)
-    if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError("indices must be integers of shape (batch, positions), "
-                         f"got {indices.dtype} of shape {indices.shape}.")
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"indices must be integers, got {indices.dtype} of shape "
+                         f"{indices.shape}.")
     if indices.size and (indices.min() < 0 or indices.max() >= num_codes):
         raise ValueError(f"indices must lie in [0, {num_codes}), got values "
                          f"from {indices.min()} to {indices.max()}.")
@@ -56,14 +65,14 @@ def _checked_indices(indices, num_codes) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="aecore")
-class VectorQuantizer(keras.layers.Layer):
+class VectorQuantizer(_Quantizer):
     """Snap each `dim`-number vector of the code to the nearest of `num_codes` codebook
     vectors (van den Oord et al. 2017).
 
-    The encoder's output ``h`` of shape ``(batch, positions * dim)`` is read as
-    ``positions`` vectors ``h_p``. Each is replaced by its nearest codebook vector
-    ``e_k``, ``k = argmin_j ||h_p - e_j||^2``, so an image is described by ``positions``
-    integers in ``[0, num_codes)``: ``positions * log2(num_codes)`` bits.
+    The encoder's output ``h`` of shape ``(batch, ..., dim)`` (a grid ``(batch, 7, 7,
+    dim)``, say) holds one vector ``h_p`` per position. Each is replaced by its nearest
+    codebook vector ``e_k``, ``k = argmin_j ||h_p - e_j||^2``, so an image is described by
+    one integer in ``[0, num_codes)`` per position: ``positions * log2(num_codes)`` bits.
 
     Snapping has no useful gradient, so the forward pass returns
     ``z = h + stop_gradient(e_k - h)``: its value is ``e_k``, its gradient with respect to
@@ -77,7 +86,7 @@ class VectorQuantizer(keras.layers.Layer):
 
     Args:
         num_codes: K, the codebook's size.
-        dim: D, the length of each codebook vector.
+        dim: D, the length of each codebook vector; the encoder's last axis must have it.
         commitment: beta, the weight of the commitment term.
         codebook_weight: the weight of the codebook term.
         init_scale: the codebook starts uniform in ``[-init_scale, init_scale]``; the
@@ -104,40 +113,38 @@ class VectorQuantizer(keras.layers.Layer):
             initializer=keras.initializers.RandomUniform(-scale, scale, seed=seed))
         self.built = True  # the codebook's shape does not depend on the input
 
-    @property
-    def bits_per_position(self) -> float:
-        return math.log2(self.num_codes)
+    def __repr__(self):
+        return f"VectorQuantizer(num_codes={self.num_codes}, dim={self.dim})"
 
     def indices(self, h):
-        """The nearest codebook entry of every position: ``(batch, positions)`` integers.
-
-        NumPy in, NumPy out; tensors in, tensors out."""
+        """The nearest codebook entry of every position: ``(batch, ...)`` integers, ``h``'s
+        shape without its last axis. NumPy in, NumPy out; tensors in, tensors out."""
         numpy_in = not ops.is_tensor(h)
         if numpy_in:
             h = np.asarray(h, dtype="float32")
-        _check_width(h, self.dim, "VectorQuantizer")
-        flat = ops.reshape(h, (-1, self.dim))                        # (batch*positions, D)
+        self.compute_output_shape(h.shape)
+        flat = ops.reshape(h, (-1, self.dim))                        # (positions, D)
         codebook = ops.cast(self.codebook, flat.dtype)
         distances = (ops.sum(flat ** 2, axis=1, keepdims=True)     # ||h||^2
                      - 2.0 * ops.matmul(flat, ops.transpose(codebook))
                      + ops.sum(codebook ** 2, axis=1)[None, :])    # + ||e||^2
-        idx = ops.reshape(ops.argmin(distances, axis=1), (-1, h.shape[-1] // self.dim))
+        idx = ops.reshape(ops.argmin(distances, axis=1), ops.shape(h)[:-1])
         return ops.convert_to_numpy(idx) if numpy_in else idx
 
     def codes(self, indices):
-        """Codebook vectors for ``(batch, positions)`` indices, flattened like the encoder's
-        output: ``(batch, positions * dim)``, ready for the decoder."""
+        """Codebook vectors for integer indices of any shape: ``(batch, ...) -> (batch,
+        ..., dim)``, ready for the decoder."""
         numpy_in = not ops.is_tensor(indices)
         if numpy_in:
             indices = _checked_indices(indices, self.num_codes)
         e = ops.take(self.codebook, ops.reshape(indices, (-1,)), axis=0)
-        e = ops.reshape(e, (-1, indices.shape[-1] * self.dim))
+        e = ops.reshape(e, (*ops.shape(indices), self.dim))
         return ops.convert_to_numpy(e) if numpy_in else e
 
     def snap(self, h):
         """``h -> e``: each vector replaced by its nearest codebook vector (no gradient
         trick; the gradient reaches the codebook only)."""
-        return self.codes(self.indices(h))
+        return ops.cast(self.codes(self.indices(h)), h.dtype)
 
     def call(self, h, training=None):
         e = self.snap(h)
@@ -150,10 +157,6 @@ class VectorQuantizer(keras.layers.Layer):
                 "commitment": self.commitment
                 * ops.mean((h - ops.stop_gradient(e)) ** 2)}
 
-    def code_dim(self, encoder_dim):
-        _positions(encoder_dim, self.dim, "VectorQuantizer")
-        return encoder_dim
-
     def get_config(self):
         return {**super().get_config(), "num_codes": self.num_codes, "dim": self.dim,
                 "commitment": self.commitment, "codebook_weight": self.codebook_weight,
@@ -161,11 +164,11 @@ class VectorQuantizer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="aecore")
-class FSQ(keras.layers.Layer):
+class FSQ(_Quantizer):
     """Finite scalar quantisation (Mentzer et al. 2023): no codebook to learn.
 
-    The encoder's output is read as vectors of ``len(levels)`` numbers. Number ``i`` of
-    each vector is bounded to ``levels[i]`` possible values and rounded:
+    The encoder's last axis holds ``len(levels)`` numbers per position. Number ``i`` is
+    bounded to ``levels[i]`` possible values and rounded:
     ``round(tanh(h_i + shift_i) * half_i - offset_i)``, with ``half_i = (L_i - 1) / 2``
     (shrunk by 0.1 % so the ends round inwards), ``offset_i`` 0.5 for an even ``L_i`` and
     0 for an odd one, and ``shift_i = tan(offset_i / half_i)`` as in the paper's code (so
@@ -193,9 +196,8 @@ class FSQ(keras.layers.Layer):
         self.num_codes = math.prod(levels)
         self.built = True  # no weights
 
-    @property
-    def bits_per_position(self) -> float:
-        return math.log2(self.num_codes)
+    def __repr__(self):
+        return f"FSQ(levels={self.levels})"
 
     def _constants(self, dtype):
         levels = np.asarray(self.levels, dtype="float64")
@@ -207,16 +209,15 @@ class FSQ(keras.layers.Layer):
                      for a in (half, offset, shift, width))
 
     def _rounded(self, h):
-        """(batch, positions, dim) integers-as-floats, straight-through rounded."""
-        _check_width(h, self.dim, "FSQ")
-        v = ops.reshape(h, (-1, h.shape[-1] // self.dim, self.dim))
-        half, offset, shift, _ = self._constants(v.dtype)
-        bounded = ops.tanh(v + shift) * half - offset
+        """Integers-as-floats, straight-through rounded, shaped like ``h``."""
+        self.compute_output_shape(h.shape)
+        half, offset, shift, _ = self._constants(h.dtype)
+        bounded = ops.tanh(h + shift) * half - offset
         return bounded + ops.stop_gradient(ops.round(bounded) - bounded)
 
     def call(self, h, training=None):
         _, _, _, width = self._constants(h.dtype)
-        return ops.reshape(self._rounded(h) / width, (-1, h.shape[-1]))
+        return self._rounded(h) / width
 
     def snap(self, h):
         return self.call(h)
@@ -226,7 +227,8 @@ class FSQ(keras.layers.Layer):
 
     def indices(self, h):
         """The code of every position as one integer in ``[0, prod(levels))``: the levels
-        read as the digits of a mixed-radix number. NumPy in, NumPy out."""
+        read as the digits of a mixed-radix number; ``h``'s shape without its last axis.
+        NumPy in, NumPy out."""
         numpy_in = not ops.is_tensor(h)
         if numpy_in:
             h = ops.convert_to_tensor(np.asarray(h, dtype="float32"))
@@ -237,18 +239,13 @@ class FSQ(keras.layers.Layer):
         return ops.convert_to_numpy(idx) if numpy_in else idx
 
     def codes(self, indices):
-        """The code vectors of ``(batch, positions)`` indices, flattened like `call`'s
-        output. NumPy in and out."""
+        """The code vectors of integer indices of any shape, ``(batch, ...) -> (batch, ...,
+        len(levels))``, like `call`'s output. NumPy in and out."""
         indices = _checked_indices(indices, self.num_codes)
         levels = np.asarray(self.levels)
         basis = np.cumprod((1, *self.levels[:-1]))
         digits = (indices[..., None] // basis) % levels             # 0 .. L_i - 1
-        values = (digits - levels // 2) / (levels // 2)             # in [-1, 1]
-        return values.reshape(len(indices), -1).astype("float32")
-
-    def code_dim(self, encoder_dim):
-        _positions(encoder_dim, self.dim, "FSQ")
-        return encoder_dim
+        return ((digits - levels // 2) / (levels // 2)).astype("float32")   # in [-1, 1]
 
     def get_config(self):
         return {**super().get_config(), "levels": list(self.levels)}
@@ -298,10 +295,12 @@ class RestartDeadCodes(keras.callbacks.Callback):
         if hasattr(self.model, "jax_state_sync"):  # JAX: write the step's state back
             self.model.jax_state_sync()
         h = np.concatenate([ops.convert_to_numpy(self.model.encoder(chunk, training=False))
+                            .astype("float32")
                             for chunk in np.array_split(self.x_sample,
                                                         max(1, len(self.x_sample) // 512))])
-        vectors = h.reshape(-1, quantizer.dim)
-        counts = np.bincount(quantizer.indices(h).ravel(), minlength=quantizer.num_codes)
+        vectors = h.reshape(-1, quantizer.dim)                   # one per position
+        counts = np.bincount(quantizer.indices(vectors).ravel(),
+                             minlength=quantizer.num_codes)
         dead = np.flatnonzero(counts < self.min_count)
         if dead.size:
             codebook = ops.convert_to_numpy(quantizer.codebook).copy()
@@ -310,164 +309,3 @@ class RestartDeadCodes(keras.callbacks.Callback):
             codebook[dead] = picks + noise
             quantizer.codebook.assign(codebook)
         self.restarted.append(int(dead.size))
-
-
-def grid_encoder(input_shape, dim, filters=(16, 32), *, kernel_size=3,
-                 activation="elu", name="encoder") -> keras.Sequential:
-    """Strided convolutions down to a grid of `dim`-number vectors, flattened.
-
-    With the defaults on 28 x 28 x 1 images: ``28x28x1 -> 14x14x16 -> 7x7x32 -> 7x7xdim``
-    (a 1 x 1 convolution, linear), flattened to ``(batch, 49 * dim)``: one vector per
-    position, each seeing a patch of the image. A `VectorQuantizer` or `FSQ` with the same
-    `dim` then snaps each position's vector. The hidden layers use ELU, not ReLU: a code
-    that is exactly 0 everywhere (FSQ's starting point, as every small number rounds to
-    0) would give a ReLU decoder zero gradients, and training would never start.
-    """
-    input_shape, filters, _ = _checks.conv_shapes(input_shape, filters)
-    dim = _checks.positive_int("dim", dim)
-    layers = [keras.Input(input_shape)]
-    layers += [keras.layers.Conv2D(f, kernel_size, strides=2, padding="same",
-                                   activation=activation) for f in filters]
-    layers += [keras.layers.Conv2D(dim, 1, name="code"),          # (batch, 7, 7, dim)
-               keras.layers.Flatten()]                            # (batch, 49 * dim)
-    return keras.Sequential(layers, name=name)
-
-
-def grid_decoder(output_shape, dim, filters=(16, 32), *, kernel_size=3,
-                 activation="elu", output_activation="sigmoid",
-                 name="decoder") -> keras.Sequential:
-    """The mirror of `grid_encoder`: ``(batch, positions * dim)`` -> the grid -> images.
-
-    With the defaults: ``49 * dim -> 7x7xdim -> 7x7x32 -> 14x14x32 -> 28x28x16 ->
-    28x28x1``.
-    """
-    output_shape, filters, smallest = _checks.conv_shapes(output_shape, filters,
-                                                          "output_shape")
-    dim = _checks.positive_int("dim", dim)
-    grid = (smallest[0], smallest[1], dim)
-    layers = [keras.Input((math.prod(grid),)), keras.layers.Reshape(grid),
-              keras.layers.Conv2D(filters[-1], kernel_size, padding="same",
-                                  activation=activation)]
-    layers += [keras.layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same",
-                                            activation=activation)
-               for f in reversed(filters)]
-    layers += [keras.layers.Conv2D(output_shape[-1], kernel_size, padding="same",
-                                   activation=output_activation)]
-    return keras.Sequential(layers, name=name)
-
-
-def codebook_usage(indices, num_codes) -> dict:
-    """How much of a codebook a set of codes uses.
-
-    Args:
-        indices: code indices of any shape (e.g. ``(images, positions)``).
-        num_codes: the codebook's size K.
-
-    Returns:
-        ``{"perplexity": exp(entropy of the usage frequencies), "used": codes used at
-        least once, "dead": codes never used}``. The perplexity is K when every code is used
-        equally often and 1 when a single code takes everything.
-    """
-    num_codes = _checks.positive_int("num_codes", num_codes)
-    indices = np.asarray(indices)
-    if indices.size == 0 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError(f"indices must be a non-empty integer array, got {indices.dtype} "
-                         f"of shape {indices.shape}.")
-    if indices.min() < 0 or indices.max() >= num_codes:
-        raise ValueError(f"indices must lie in [0, {num_codes}), got values from "
-                         f"{indices.min()} to {indices.max()}.")
-    p = np.bincount(indices.ravel(), minlength=num_codes) / indices.size
-    nz = p[p > 0]
-    used = int(nz.size)
-    return {"perplexity": float(np.exp(-np.sum(nz * np.log(nz)))), "used": used,
-            "dead": num_codes - used}
-
-
-def uniform_quantize(z, bits, low, high) -> np.ndarray:
-    """Round each number of a continuous code to one of ``2**bits`` evenly spaced values.
-
-    Values are clipped to ``[low, high]`` (scalars, or one per code dimension, e.g. the
-    training codes' ``min(axis=0)`` and ``max(axis=0)``) and rounded to the nearest of
-    ``low + i * (high - low) / (2**bits - 1)``, ``i = 0 .. 2**bits - 1``. Storing ``i``
-    takes `bits` bits per number.
-    """
-    bits = _checks.positive_int("bits", bits)
-    z = np.asarray(z, dtype="float64")
-    low, high = np.asarray(low, dtype="float64"), np.asarray(high, dtype="float64")
-    if np.any(high < low):
-        raise ValueError("high must be at least low in every dimension.")
-    steps = 2 ** bits - 1
-    span = np.where(high > low, high - low, 1.0)
-    i = np.round((np.clip(z, low, high) - low) / span * steps)
-    return (low + i * (high - low) / steps).astype("float32")
-
-
-def bits_per_image(positions, num_codes) -> float:
-    """Bits to store a code of `positions` symbols, each one of `num_codes` values:
-    ``positions * log2(num_codes)`` (a fixed-length code, no entropy coding).
-
-    A 7 x 7 grid with a 64-entry codebook: ``bits_per_image(49, 64) = 294``; 49 numbers
-    quantised to 6 bits each: ``bits_per_image(49, 2**6)``, the same.
-    """
-    positions = _checks.positive_int("positions", positions)
-    num_codes = _checks.positive_int("num_codes", num_codes)
-    return positions * math.log2(num_codes)
-
-
-def code_prior(num_codes, positions, *, units=128, embedding_dim=32,
-               name="code_prior") -> keras.Sequential:
-    """A small autoregressive prior over a grid of code indices, read in raster order.
-
-    ``p(k_1, ..., k_P) = prod_p p(k_p | k_1 .. k_{p-1})``: an embedding of the previous
-    indices, a GRU and a softmax over the `num_codes` codes. Its inputs are the indices
-    shifted right by one with a start symbol (`prior_inputs`); its outputs are the logits
-    of each position, ``(batch, positions, num_codes)``. Train it with
-    ``compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))`` and
-    ``fit(prior_inputs(idx, num_codes), idx)``.
-    """
-    num_codes = _checks.positive_int("num_codes", num_codes)
-    positions = _checks.positive_int("positions", positions)
-    return keras.Sequential([
-        keras.Input((positions,), dtype="int32"),
-        keras.layers.Embedding(num_codes + 1, embedding_dim),  # + the start symbol
-        keras.layers.GRU(_checks.positive_int("units", units), return_sequences=True),
-        keras.layers.Dense(num_codes)], name=name)
-
-
-def prior_inputs(indices, num_codes) -> np.ndarray:
-    """The indices shifted right by one position, with ``num_codes`` as start symbol:
-    position p of the result holds the index at p - 1, what the prior may see."""
-    indices = np.asarray(indices)
-    num_codes = _checks.positive_int("num_codes", num_codes)
-    if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError("indices must be integers of shape (batch, positions), "
-                         f"got {indices.dtype} of shape {indices.shape}.")
-    start = np.full((len(indices), 1), num_codes, dtype="int32")
-    return np.concatenate([start, indices[:, :-1].astype("int32")], axis=1)
-
-
-def prior_bits(prior, indices, num_codes, batch_size=256) -> np.ndarray:
-    """``-log2 p(indices)`` under a `code_prior`, one number per image: the length of the
-    code after entropy coding with that prior."""
-    indices = np.asarray(indices)
-    logits = prior.predict(prior_inputs(indices, num_codes), batch_size=batch_size,
-                           verbose=0).astype("float64")
-    logits -= logits.max(axis=-1, keepdims=True)
-    log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-    chosen = np.take_along_axis(log_p, indices[..., None], axis=-1)[..., 0]
-    return -chosen.sum(axis=1) / np.log(2)
-
-
-def sample_prior(prior, n, num_codes, positions, seed=0) -> np.ndarray:
-    """Draw `n` index grids from a `code_prior`, one position after the other:
-    ``(n, positions)`` integers."""
-    n = _checks.positive_int("n", n)
-    rng = np.random.default_rng(seed)
-    idx = np.zeros((n, positions), dtype="int32")
-    for p in range(positions):
-        logits = np.asarray(prior.predict_on_batch(prior_inputs(idx, num_codes)),
-                            dtype="float64")[:, p]
-        prob = np.exp(logits - logits.max(axis=1, keepdims=True))
-        prob /= prob.sum(axis=1, keepdims=True)
-        idx[:, p] = [rng.choice(num_codes, p=row) for row in prob]
-    return idx
