@@ -9,6 +9,11 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX := book/_static/mathjax/tex-chtml.js
 AXE_VERSION := 4.14.1
 AXE := tests/site/axe-core/.version-$(AXE_VERSION)
+# the interactive figures' JavaScript: the versions aecore.interactive.VEGA_VERSIONS names
+VEGA_VERSION := 5.33.1
+VEGALITE_VERSION := 5.20.1
+VEGAEMBED_VERSION := 6.29.0
+VEGA := book/_static/vega/.fetched-$(VEGA_VERSION)-$(VEGALITE_VERSION)-$(VEGAEMBED_VERSION)
 
 # TensorFlow's C++ start-up logging (CUDA probing, oneDNN notices) is noise in notebooks.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
@@ -18,7 +23,7 @@ export PYTHONHASHSEED ?= 0
 
 ## book: execute every notebook at full size and build the site into _build/html.
 ## Models that several chapters share are trained once per build (kept in _build/models).
-book: $(STAMP) $(MATHJAX)
+book: $(STAMP) $(MATHJAX) $(VEGA)
 	@start=$$(date +%s); \
 	AECORE_CACHE_DIR=$(CURDIR)/_build/models $(BIN)/jupyter-book build . || exit 1; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open: $(CURDIR)/_build/html/index.html"
@@ -30,7 +35,7 @@ SMOKE_SITE := _build/smoke/_build/html
 ## wait on start-up, so the two share the two cores well),
 ## then the smoke-built site in headless Chromium, axe-core included (skipped when Chromium
 ## is missing)
-test: $(STAMP) $(MATHJAX) $(AXE)
+test: $(STAMP) $(MATHJAX) $(VEGA) $(AXE)
 	$(MAKE) --no-print-directory -j2 --output-sync=target smoke-pytest smoke-book
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 	@echo "Screenshots of every page: $(CURDIR)/_build/smoke/_build/screenshots"
@@ -49,7 +54,7 @@ smoke-pytest: $(STAMP)
 	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
 
 ## smoke-book: warning-free book build in smoke mode, in its own folder and cache
-smoke-book: $(STAMP) $(MATHJAX)
+smoke-book: $(STAMP) $(MATHJAX) $(VEGA)
 	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
 	    $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
 	@echo "Smoke build (not for publishing): $(CURDIR)/$(SMOKE_SITE)/index.html"
@@ -81,6 +86,22 @@ $(MATHJAX):
 	    package/es5/a11y package/es5/sre
 	cp -r .mathjax-tmp/package/es5/. book/_static/mathjax/
 	rm -rf .mathjax-tmp
+
+# Vega, Vega-Lite and vega-embed, which draw the interactive figures (aecore/interactive.py),
+# served with the site like MathJax: book/_ext/book_fixes.py points the figures' script URLs
+# at _static/vega/NAME-VERSION/NAME.min.js. Fetched again when a version changes.
+$(VEGA):
+	rm -rf book/_static/vega .vega-tmp && mkdir -p .vega-tmp
+	cd .vega-tmp && npm pack --silent vega@$(VEGA_VERSION) vega-lite@$(VEGALITE_VERSION) \
+	    vega-embed@$(VEGAEMBED_VERSION) >/dev/null
+	for p in vega-$(VEGA_VERSION) vega-lite-$(VEGALITE_VERSION) vega-embed-$(VEGAEMBED_VERSION); do \
+	    mkdir -p .vega-tmp/$$p book/_static/vega/$$p && tar xzf .vega-tmp/$$p.tgz -C .vega-tmp/$$p && \
+	    cp .vega-tmp/$$p/package/build/$${p%-*}.min.js .vega-tmp/$$p/package/package.json \
+	        book/_static/vega/$$p/ && \
+	    { cp .vega-tmp/$$p/package/LICENSE book/_static/vega/$$p/ 2>/dev/null || true; } || exit 1; \
+	done
+	rm -rf .vega-tmp
+	touch $@
 
 # axe-core (Deque's accessibility engine), injected into every page by the browser test;
 # fetched again when AXE_VERSION changes.
