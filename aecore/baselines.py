@@ -6,9 +6,11 @@
   with exactly the code it uses for its models (``aecore.reconstruction_error(pca, x)``);
   `pca_fill` fills in hidden patches from the visible ones;
 - `uniform_quantize`: a continuous code (PCA's, an autoencoder's) rounded to a number of bits;
-- classical denoisers (`denoise`, `tune_denoiser`): non-local means, total variation, BM3D;
+- classical denoisers (`denoise`, `tune_denoiser`): non-local means, total variation, BM3D,
+  and `debias_clipped` for their outputs on clipped Gaussian noise;
 - anomaly scores that learn nothing: `knn_distance`; for time series the forecasters'
-  residuals (`moving_average_residual`, `seasonal_residual`, with `estimate_period`).
+  residuals (`moving_average_residual`, `seasonal_residual`, with `estimate_period`) and the
+  matrix profile (`matrix_profile`), whose peaks are discords.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import bm3d
 import numpy as np
 from keras import ops
+from scipy.special import ndtr
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
@@ -82,10 +85,23 @@ class PCABaseline:
         x_hat = self.pca.inverse_transform(z).reshape(len(z), *self.sample_shape)
         return np.clip(x_hat, *self.data_range) if self.clip else x_hat
 
-    def reconstruct(self, x, batch_size=None) -> np.ndarray:
+    def reconstruct(self, x, batch_size=None, *, n_components=None) -> np.ndarray:
         """The projection of ``x`` onto the principal subspace, shaped like ``x`` (clipped
-        to the training data's range unless ``clip=False``)."""
-        return self.decode(self.encode(x))
+        to the training data's range unless ``clip=False``).
+
+        `n_components` (at most `latent_dim`) projects onto the first that many components
+        only: one fit with the largest k of a grid serves every smaller k, as when k is
+        chosen on validation data (PCA's first k components do not depend on how many
+        more were fitted)."""
+        if n_components is None:
+            return self.decode(self.encode(x))
+        k = _checks.positive_int("n_components", n_components)
+        if k > self.latent_dim:
+            raise ValueError(f"n_components={k} exceeds the {self.latent_dim} components "
+                             f"fitted.")
+        z = self.encode(x)
+        z[:, k:] = 0.0  # the coefficients of the later components, dropped
+        return self.decode(z)
 
     def count_params(self) -> int:
         """Numbers stored by the model: the k basis vectors and the mean sample."""
@@ -147,6 +163,7 @@ def uniform_quantize(z, bits, low, high) -> np.ndarray:
 
 # -- classical denoisers ----------------------------------------------------------------------
 def _nl_means(image, h, noise_std):
+    h, noise_std = h if isinstance(h, tuple) else (h, noise_std)  # (h, sigma): tuned together
     return denoise_nl_means(image, h=h, sigma=noise_std, patch_size=3, patch_distance=5,
                             fast_mode=True)
 
@@ -171,7 +188,8 @@ def denoise(images, method, value, *, noise_std=None) -> np.ndarray:
 
     Args:
         method: a key of `DENOISERS`: ``"non-local means"`` (`value` is its filtering
-            strength h; `noise_std` is passed as its sigma), ``"total variation"`` (`value`:
+            strength h, and `noise_std` is passed as its sigma; or `value` is a pair
+            ``(h, sigma)``, to tune both together), ``"total variation"`` (`value`:
             the weight) or ``"BM3D"`` (`value`: the noise level it assumes).
 
     BM3D takes a fraction of a second per 28 x 28 image (its compiled core runs its own
@@ -201,6 +219,26 @@ def tune_denoiser(x_clean, x_noisy, method, grid, *, noise_std=None):
     scores = {v: float(psnr(x_clean, denoise(x_noisy, method, v, noise_std=noise_std)).mean())
               for v in grid}
     return max(scores, key=scores.get), scores
+
+
+def debias_clipped(images, noise_std) -> np.ndarray:
+    """Undo the bias of Gaussian noise clipped to [0, 1] in a denoiser's output.
+
+    Noise of std `noise_std` clipped to [0, 1] is not zero-mean: a pixel of value x becomes
+    ``clip(x + e, 0, 1)``, whose mean is ``m(x) = x (Phi(b) - Phi(a)) + s (phi(a) - phi(b))
+    + 1 - Phi(b)`` with ``a = -x / s``, ``b = (1 - x) / s`` (about 0.12 on black pixels at
+    s = 0.3). A denoiser built for zero-mean noise estimates ``m(x)``; this maps its output
+    back through the inverse of the increasing function ``m`` (values below ``m(0)`` give 0,
+    above ``m(1)`` give 1), the debias step of Foi (2009) for clipped observations.
+    """
+    s = float(noise_std)
+    if s <= 0:
+        return np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    x = np.linspace(0.0, 1.0, 2001)
+    a, b = -x / s, (1.0 - x) / s
+    pdf = lambda t: np.exp(-0.5 * t ** 2) / np.sqrt(2 * np.pi)  # noqa: E731
+    m = x * (ndtr(b) - ndtr(a)) + s * (pdf(a) - pdf(b)) + 1.0 - ndtr(b)
+    return np.interp(np.asarray(images, dtype=np.float64), m, x).astype(np.float32)
 
 
 # -- anomaly scores that learn nothing --------------------------------------------------------
@@ -247,6 +285,46 @@ def seasonal_residual(x, period, n_periods=1) -> np.ndarray:
     forecast = np.mean([x[lag - k * period:len(x) - k * period]
                         for k in range(1, n_periods + 1)], axis=0)
     return np.concatenate([np.full(lag, np.nan), np.abs(x[lag:] - forecast)])
+
+
+def matrix_profile(x, window, reference=None) -> np.ndarray:
+    """The matrix profile of a series: for each window of `window` points of `x` (one
+    starting at every point, ``len(x) - window + 1`` in all), the Euclidean distance between
+    the z-normalised window and its nearest z-normalised window
+
+    - of `reference` (an AB-join), when given: how far each window lies from anything seen
+      in normal data, the one-class use;
+    - of `x` itself otherwise (a self-join), leaving out the windows that start within
+      ``ceil(window / 4)`` points of it (its trivial matches).
+
+    A window far from every other is a **discord**, and the profile is the strong simple
+    baseline of time-series anomaly detection (Yeh et al. 2016; Wu & Keogh 2021): it learns
+    nothing, and one number, the window, sets it. Computed with `stumpy.stump` (in the
+    ``notebooks`` extra of aecore; its first call compiles with numba, some seconds).
+    `aecore.timeseries.window_scores_to_points` turns it into a score per point.
+    """
+    try:
+        import stumpy  # an optional dependency: only this baseline needs it
+    except ImportError:
+        raise ImportError("matrix_profile needs stumpy: pip install stumpy  (or pip install "
+                          "'aecore[notebooks]')") from None
+    x = _checks.series("x", x).astype(np.float64)
+    window = _checks.positive_int("window", window)
+    if x.ndim != 1 or not 3 <= window <= len(x):
+        raise ValueError(f"x must be 1-D with at least window points and window at least 3, "
+                         f"got x of shape {x.shape} and window={window}.")
+    if reference is None:
+        if 2 * window > len(x):
+            raise ValueError(f"a self-join needs at least 2 * window = {2 * window} points, "
+                             f"got {len(x)}.")
+        profile = stumpy.stump(x, window)
+    else:
+        reference = _checks.series("reference", reference).astype(np.float64)
+        if reference.ndim != 1 or len(reference) < window:
+            raise ValueError(f"reference must be 1-D with at least window={window} points, "
+                             f"got shape {reference.shape}.")
+        profile = stumpy.stump(x, window, T_B=reference, ignore_trivial=False)
+    return np.asarray(profile[:, 0], dtype=np.float64)
 
 
 def estimate_period(x, max_period=None) -> int:

@@ -236,23 +236,47 @@ def load_dataset(name: str = "fashion_mnist", *, flatten: bool = False,
 
 def corrupt(x, kind="gaussian", level=0.3, seed=None) -> np.ndarray:
     """A corrupted copy of images in [0, 1], with the same noise a denoising `Autoencoder`
-    trains with: ``"gaussian"`` (std `level`, clipped), ``"masking"`` or ``"salt_pepper"``
-    (a fraction `level` of the values). Use it to make a fixed noisy test set."""
+    trains with: ``"gaussian"`` (std `level`, clipped), ``"gaussian_unclipped"`` (std
+    `level`, values may leave [0, 1]), ``"masking"`` or ``"salt_pepper"`` (a fraction `level`
+    of the values). Use it to make a fixed noisy test set."""
     x = np.asarray(x, dtype=np.float32)
     return ops.convert_to_numpy(Corruption(kind, level, seed=seed)(x, training=True))
 
 
 # -- labelled time series ------------------------------------------------------------------
-# The labelled series that `aeon` ships inside its wheel (aeon.datasets.load_kdd_tsad_135
-# reads the same files): one series of the KDD Cup 2021 / UCR anomaly archive.
+# The labelled series that `aeon` ships inside its wheel (its own loaders read the same files).
+# "prefix": the test file holds the whole series and the training file is its normal
+# beginning (the UCR archive's layout); otherwise the training file is a separate normal
+# series, put before the test series here, so that the first `train_end` points are normal.
+# aeon 1.6 deprecates the ecg-diff-count-3 files and plans to drop them in 1.7.
 BUNDLED = {
     "kdd_tsad_135": {
         "package": "aeon",
         "folder": ("datasets", "data", "KDD-TSAD_135"),
         "train": "135_UCR_Anomaly_InternalBleeding16_TRAIN.csv",
         "test": "135_UCR_Anomaly_InternalBleeding16_TEST.csv",
+        "prefix": True,
         "description": "UCR anomaly archive 135, InternalBleeding16: a physiological "
                        "recording with one labelled anomaly",
+    },
+    "ecg_diff_count_3": {
+        "package": "aeon",
+        "folder": ("datasets", "data", "UnitTest"),
+        "train": "ecg-diff-count-3_TRAIN_NA.csv",
+        "test": "ecg-diff-count-3_TEST.csv",
+        "prefix": False,
+        "description": "ecg-diff-count-3 (TimeEval, made with GutenTAG): a synthetic ECG-like "
+                       "series with three labelled anomalies of different kinds, after its "
+                       "anomaly-free training series",
+    },
+    "ecg_diff_count_3_train_a": {
+        "package": "aeon",
+        "folder": ("datasets", "data", "UnitTest"),
+        "train": "ecg-diff-count-3_TRAIN_NA.csv",
+        "test": "ecg-diff-count-3_TRAIN_A.csv",
+        "prefix": False,
+        "description": "ecg-diff-count-3's other labelled series (its supervised training "
+                       "file, three anomalies elsewhere), after the same anomaly-free series",
     },
 }
 _UCR_NAME = re.compile(r"^(\d+)_UCR_Anomaly_(.+)_(\d+)_(\d+)_(\d+)\.txt$")
@@ -303,8 +327,11 @@ def load_series(name="kdd_tsad_135") -> LabelledSeries:
     """A labelled univariate series, from files already on this machine.
 
     Args:
-        name: ``"kdd_tsad_135"``, a series that the `aeon` package bundles (read from its
-            files, without importing aeon's loaders: nothing is downloaded), or the path
+        name: a key of `BUNDLED`, a series that the `aeon` package bundles (read from its
+            files, without importing aeon's loaders: nothing is downloaded):
+            ``"kdd_tsad_135"`` (UCR archive 135), ``"ecg_diff_count_3"`` and
+            ``"ecg_diff_count_3_train_a"`` (two labelled synthetic series after one
+            anomaly-free series, so that ``train_end`` is that series' length); or the path
             of a file of the UCR anomaly archive (Wu & Keogh), named
             ``NNN_UCR_Anomaly_NAME_TRAINEND_BEGIN_END.txt`` with one value per line: the
             points before TRAINEND are normal, those from BEGIN up to END (excluded) are
@@ -322,9 +349,13 @@ def load_series(name="kdd_tsad_135") -> LabelledSeries:
         values, labels = _read_timeeval_csv(folder.joinpath(spec["test"]))
         train_values, train_labels = _read_timeeval_csv(folder.joinpath(spec["train"]))
         train_end = len(train_values)
-        if train_labels.any() or not np.array_equal(train_values, values[:train_end]):
-            raise ValueError(f"{name}: the training file is not the normal beginning of "
-                             f"the series.")
+        if train_labels.any() or (spec["prefix"] and not np.array_equal(
+                train_values, values[:train_end])):
+            raise ValueError(f"{name}: the training file is not a normal series"
+                             f"{' beginning the test file' if spec['prefix'] else ''}.")
+        if not spec["prefix"]:
+            values = np.concatenate([train_values, values])
+            labels = np.concatenate([train_labels, labels])
         return LabelledSeries(str(name), values, labels, train_end, spec["description"])
     path = Path(name)
     match = _UCR_NAME.match(path.name)

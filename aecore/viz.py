@@ -160,6 +160,16 @@ def latent_scatter(z, labels, class_names=None, *, title=None, ax_size=5.0, max_
     return fig
 
 
+class _PlainLogFormatter(matplotlib.ticker.LogFormatter):
+    """Log-axis tick labels as plain numbers ("0.01", "0.009"), on the ticks matplotlib's own
+    log formatter would label: between two labelled decades only a few minor ticks (2, 3, 4,
+    6), none when the axis crosses two or more decades, so neighbouring labels never overlap
+    (labelling every minor tick wrote "0.009" on top of "0.01")."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
 def line_chart(x, series, *, xlabel, ylabel, logx=False, logy=False, title=None,
                hlines=None, vlines=None) -> Figure:
     """One line per entry of `series` ({label: y values at `x`}; with ``x=None``, {label:
@@ -188,8 +198,8 @@ def line_chart(x, series, *, xlabel, ylabel, logx=False, logy=False, title=None,
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     if logy:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_major_formatter(_PlainLogFormatter())
+        ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
     ax.set_xlabel(xlabel), ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)

@@ -51,6 +51,26 @@ def test_pca_baseline_is_scored_like_an_autoencoder(digits):
                                        digits.x_test).mean() < errors.mean()
 
 
+def test_pca_baseline_projects_onto_its_first_k_components(digits):
+    """One fit with many components serves every smaller k: the same projection as a PCA
+    fitted with k components (computed here from the SVD directly)."""
+    pca = PCABaseline(20, seed=0, clip=False).fit(digits.x_train)
+    flat_train = digits.x_train.reshape(len(digits.x_train), -1).astype(np.float64)
+    flat_test = digits.x_test.reshape(len(digits.x_test), -1).astype(np.float64)
+    mean = flat_train.mean(axis=0)
+    _, _, vt = np.linalg.svd(flat_train - mean, full_matrices=False)
+    for k in (1, 7, 20):
+        v = vt[:k]
+        expected = (flat_test - mean) @ v.T @ v + mean
+        x_hat = pca.reconstruct(digits.x_test, n_components=k)
+        assert x_hat.shape == digits.x_test.shape
+        np.testing.assert_allclose(x_hat.reshape(len(x_hat), -1), expected, atol=1e-4)
+    np.testing.assert_array_equal(pca.reconstruct(digits.x_test, n_components=20),
+                                  pca.reconstruct(digits.x_test))
+    with pytest.raises(ValueError, match="exceeds the 20 components"):
+        pca.reconstruct(digits.x_test, n_components=21)
+
+
 def test_pca_baseline_errors(digits):
     with pytest.raises(ValueError, match="latent_dim"):
         PCABaseline(0)
@@ -162,3 +182,21 @@ def test_denoise_rejects_bad_input(noisy_pair):
         aecore.baselines.denoise(noisy[:, :8, :8], "BM3D", 0.1)  # would crash bm3d
     with pytest.raises(ValueError, match="at least one value"):
         aecore.baselines.tune_denoiser(noisy, noisy, "BM3D", ())
+
+
+def test_debias_clipped_inverts_the_mean_of_clipped_noise():
+    """Monte Carlo means of clip(x + e, 0, 1) are mapped back to x."""
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 1.0, 11)
+    noisy_mean = np.clip(x[:, None] + 0.3 * rng.standard_normal((11, 200_000)), 0, 1).mean(1)
+    assert noisy_mean[0] == pytest.approx(0.3 / np.sqrt(2 * np.pi), abs=3e-3)
+    back = aecore.baselines.debias_clipped(noisy_mean, 0.3)
+    np.testing.assert_allclose(back, x, atol=0.01)
+    assert aecore.baselines.debias_clipped(np.array([0.0, 1.0]), 0.3).tolist() == [0.0, 1.0]
+
+
+def test_nl_means_takes_h_and_sigma_as_a_pair(noisy_pair):
+    _, noisy = noisy_pair
+    pair = aecore.baselines.denoise(noisy, "non-local means", (0.1, 0.2))
+    single = aecore.baselines.denoise(noisy, "non-local means", 0.1, noise_std=0.2)
+    np.testing.assert_array_equal(pair, single)

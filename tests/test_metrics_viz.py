@@ -125,3 +125,26 @@ def test_latent_scatter(rng):
     first, second = (np.concatenate([c.get_offsets() for c in ax.collections])
                      for ax in side_by_side.axes)
     np.testing.assert_allclose(np.sort(first, axis=0), np.sort(-second, axis=0))  # same points
+
+
+@pytest.mark.parametrize("low, high", [(0.006, 0.05), (0.0085, 0.045), (0.004, 0.6),
+                                       (0.0072, 0.0095)])
+def test_line_chart_log_y_labels_are_plain_numbers_that_never_touch(low, high):
+    # chapter 7's figure once printed "0.009" on top of "0.01": every minor tick was labelled
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = aecore.viz.line_chart([2, 8, 32, 64], {"a": np.geomspace(high, low, 4)},
+                                xlabel="k", ylabel="MSE", logx=True, logy=True)
+    ax = fig.axes[0]
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    lo, hi = ax.get_ylim()
+    labels = sorted(((t.get_position()[1], t.get_text(), t.get_window_extent(renderer))
+                     for t in ax.yaxis.get_majorticklabels() + ax.yaxis.get_minorticklabels()
+                     if t.get_text() and lo <= t.get_position()[1] <= hi),
+                    key=lambda label: label[0])
+    assert len(labels) >= 2
+    for value, text, _ in labels:
+        assert text == f"{value:g}"  # plain numbers, not 10^-2
+    for (_, a, box_a), (_, b, box_b) in zip(labels, labels[1:]):
+        assert box_b.y0 - box_a.y1 >= 4, f"labels {a} and {b} touch"

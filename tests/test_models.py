@@ -410,7 +410,7 @@ MIXED_MODELS = {
 }
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16"])  # float16: the same code path
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_every_model_trains_in_mixed_precision(policy, digits):
     x = digits.x_train[:64]
     keras.mixed_precision.set_global_policy(policy)

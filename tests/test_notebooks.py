@@ -118,7 +118,7 @@ def test_code_fits_the_page(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_myst_nb_import(path):
-    """Colab and `pip install aecore` have no MyST-NB: glue comes from aecore.book."""
+    """Colab and `pip install aecore` have no MyST-NB: glue comes from aecore.chapter."""
     for cell in cells(path, "code"):
         assert "myst_nb" not in source(cell), f"{path.name} imports myst_nb"
 
@@ -418,8 +418,6 @@ class NamesOnlyHiddenCellsBind(AssertionError):
 # Chapters whose visible cells still call helpers that only hidden cells define (issue 16,
 # item 1). strict: once a chapter is fixed, its mark must go; any other missing name fails.
 HIDDEN_ONLY_NAMES = {
-    "08_anomaly_detection.ipynb": {"report_table", "SHORT_NAMES", "ten"},
-    "15_time_series_anomalies.ipynb": {"mean_sd"},
 }
 
 
@@ -501,3 +499,41 @@ def test_names_check_follows_python_scopes():
     # magics and shell lines are skipped; a star import is flagged as unknowable
     assert _missing_names(("%matplotlib inline\n!pip list\nprint(1)", [])) == []
     assert _missing_names(("from math import *", [])) == ["from math import *"]
+
+
+# --- hidden cells only start the chapter, glue and time (issue 16, item 2) -----------------
+HIDDEN_CELL_MAX_LINES = 15
+HIDDEN_SHARE_MAX = 0.08
+
+
+def _code_lines(cell):
+    return [line for line in source(cell).splitlines() if line.strip()]
+
+
+def _hidden_budget(notebook_cells):
+    """(hidden share of the non-blank code lines, [lines of each hidden cell over the cap])."""
+    code = [c for c in notebook_cells if c["cell_type"] == "code"]
+    hidden = [c for c in code
+              if HIDDEN_CODE_TAGS & set(c.get("metadata", {}).get("tags", []))]
+    total = sum(len(_code_lines(c)) for c in code)
+    share = sum(len(_code_lines(c)) for c in hidden) / max(total, 1)
+    return share, [len(_code_lines(c)) for c in hidden
+                   if len(_code_lines(c)) > HIDDEN_CELL_MAX_LINES]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_hidden_code_is_bookkeeping_only(path):
+    """The second program stays small: no hidden cell over 15 lines, hidden code under 8 % of
+    the chapter's code lines (what a reader needs is visible or in aecore)."""
+    share, too_long = _hidden_budget(cells(path))
+    assert too_long == [], f"{path.name}: hidden cells of {too_long} lines (at most 15)"
+    assert share < HIDDEN_SHARE_MAX, f"{path.name}: {share:.1%} of its code is hidden (< 8 %)"
+
+
+def test_hidden_budget_counts_hidden_lines():
+    """The budget check cannot pass vacuously."""
+    visible = {"cell_type": "code", "source": "a = 1\n\nb = 2\n", "metadata": {}}
+    hidden = {"cell_type": "code", "source": "\n".join(["x = 1"] * 16),
+              "metadata": {"tags": ["remove-cell"]}}
+    share, too_long = _hidden_budget([visible, hidden])
+    assert share == pytest.approx(16 / 18) and too_long == [16]

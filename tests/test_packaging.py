@@ -18,8 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # imported only where present: MyST-NB in a book build (try/except), JAX by the exercises'
-# gradient check when Keras runs on JAX
-OPTIONAL = {"myst_nb", "jax"}
+# gradient check when Keras runs on JAX, stumpy by baselines.matrix_profile (the notebooks
+# extra declares it; elsewhere the function says how to install it)
+OPTIONAL = {"myst_nb", "jax", "stumpy"}
 
 
 @pytest.fixture(scope="module")

@@ -195,6 +195,43 @@ def test_seasonal_residual_matches_a_loop():
         baselines.seasonal_residual(x, 20, 2)
 
 
+def _brute_force_profile(x, window, reference=None):
+    """The matrix profile by definition: every pair of z-normalised windows, in NumPy."""
+    def normalised(series):
+        w = np.lib.stride_tricks.sliding_window_view(np.asarray(series, float), window)
+        return (w - w.mean(axis=1, keepdims=True)) / w.std(axis=1, keepdims=True)
+
+    a = normalised(x)
+    b = a if reference is None else normalised(reference)
+    distances = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1))
+    if reference is None:  # a self-join leaves out each window's trivial matches
+        i = np.arange(len(a))
+        distances[np.abs(i[:, None] - i[None, :]) <= int(np.ceil(window / 4))] = np.inf
+    return distances.min(axis=1)
+
+
+HAS_STUMPY = importlib.util.find_spec("stumpy") is not None
+
+
+@pytest.mark.skipif(not HAS_STUMPY, reason="stumpy is not installed")
+def test_matrix_profile_matches_a_brute_force_discord_search():
+    rng = np.random.default_rng(8)
+    t = np.arange(300)
+    normal = np.sin(2 * np.pi * t / 25) + 0.1 * rng.normal(size=300)
+    x = np.sin(2 * np.pi * t[:200] / 25) + 0.1 * rng.normal(size=200)
+    x[120:132] += np.linspace(0, 1.5, 12)           # a ramp: the planted discord
+    for reference in (normal, None):
+        profile = baselines.matrix_profile(x, 16, reference)
+        np.testing.assert_allclose(profile, _brute_force_profile(x, 16, reference),
+                                   rtol=1e-6, atol=1e-6)
+        assert profile.shape == (200 - 16 + 1,)
+        assert 120 - 16 < int(np.argmax(profile)) < 132   # the discord overlaps the ramp
+    with pytest.raises(ValueError, match="at least window"):
+        baselines.matrix_profile(x, 2, normal)
+    with pytest.raises(ValueError, match="self-join"):
+        baselines.matrix_profile(x[:20], 16)
+
+
 def test_estimate_period_of_a_noisy_sine():
     t = np.arange(1000)
     x = np.sin(2 * np.pi * t / 50) + 0.3 * np.random.default_rng(7).normal(size=1000)
@@ -222,6 +259,32 @@ def test_bundled_series_matches_aeons_own_loader():
     np.testing.assert_array_equal(s.values, x)
     np.testing.assert_array_equal(s.labels, y)
     assert len(load_kdd_tsad_135("train")[0]) == s.train_end
+
+
+@pytest.mark.skipif(not HAS_AEON, reason="aeon is not installed")
+@pytest.mark.parametrize("name, test_file", [("ecg_diff_count_3", "TEST"),
+                                             ("ecg_diff_count_3_train_a", "TRAIN_A")])
+def test_ecg_series_is_the_normal_series_then_a_labelled_one(name, test_file):
+    """Checked against the CSV files aeon ships, read with pandas (and against aeon's own
+    loader where it still imports)."""
+    folder = Path(importlib.util.find_spec("aeon").origin).parent / "datasets" / "data"
+    normal = pd.read_csv(folder / "UnitTest" / "ecg-diff-count-3_TRAIN_NA.csv")
+    test = pd.read_csv(folder / "UnitTest" / f"ecg-diff-count-3_{test_file}.csv")
+    s = data.load_series(name)
+    assert s.train_end == len(normal) == 10000
+    np.testing.assert_allclose(s.values, np.concatenate([normal["value-0"],  # last digit
+                                                         test["value-0"]]), rtol=1e-12)
+    np.testing.assert_array_equal(s.labels[s.train_end:], test["is_anomaly"])
+    assert not s.labels[:s.train_end].any() and len(s.segments()) == 3
+    if test_file == "TEST":
+        try:
+            with pytest.warns(FutureWarning):  # deprecated in aeon 1.6
+                from aeon.datasets import load_ecg_diff_count_3
+                x, y, x_train, y_train = load_ecg_diff_count_3("semi-supervised")
+        except ImportError:
+            return
+        np.testing.assert_allclose(s.values, np.concatenate([x_train, x]), rtol=1e-12)
+        np.testing.assert_array_equal(s.labels[s.train_end:], y)
 
 
 def test_ucr_archive_file(tmp_path):

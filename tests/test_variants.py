@@ -72,6 +72,33 @@ def test_gaussian_noise_has_the_level_as_its_std():
     assert np.mean(noisy == 1.0) == pytest.approx(tail, abs=0.01)
 
 
+def test_unclipped_gaussian_noise_is_zero_mean_on_black_where_clipped_noise_is_biased():
+    x = np.zeros((400, 100), "float32")  # black pixels, the background of Fashion-MNIST
+    noisy = numpy(Corruption("gaussian_unclipped", 0.3, seed=0)(x, training=True))
+    assert noisy.min() < 0  # not clipped
+    assert abs(noisy.mean()) < 0.003  # standard error 0.0015
+    assert noisy.std() == pytest.approx(0.3, rel=0.02)
+    # the clipped kind draws the same noise and clips it; on black its mean is the
+    # half-normal's sigma / sqrt(2 pi) (E[max(0, Z)] for Z ~ N(0, sigma^2))
+    clipped = numpy(Corruption("gaussian", 0.3, seed=0)(x, training=True))
+    np.testing.assert_array_equal(clipped, np.clip(noisy, 0, 1))
+    assert clipped.mean() == pytest.approx(0.3 / np.sqrt(2 * np.pi), abs=0.003)
+
+
+def test_a_model_trained_on_unclipped_noise_takes_inputs_outside_the_unit_range(digits):
+    x = digits.x_test[:8]
+    noisy = aecore.data.corrupt(x, "gaussian_unclipped", 0.3, seed=0)
+    assert noisy.min() < 0 and noisy.max() > 1
+    halves = (dense_encoder(SHAPE, 4, (16,)), dense_decoder(4, SHAPE, (16,)))
+    unclipped = Autoencoder(*halves, corruption=Corruption("gaussian_unclipped", 0.3))
+    # the clean pass of the unclipped input: what the model is trained to clean
+    np.testing.assert_allclose(unclipped.reconstruct(noisy),
+                               numpy(unclipped(noisy, training=False)), atol=1e-6)
+    clipped = Autoencoder(*halves, corruption=Corruption("gaussian", 0.3))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        clipped.reconstruct(noisy)  # a clipped-noise model still refuses them
+
+
 def test_masking_zeroes_a_fraction_level_and_keeps_the_rest(rng):
     x = rng.uniform(0.1, 1.0, (400, 100)).astype("float32")
     noisy = numpy(Corruption("masking", 0.3, seed=0)(x, training=True))

@@ -197,7 +197,9 @@ class Autoencoder(keras.Model):
     def _check_inputs(self, x):
         activations = [l.activation for l in self.decoder.layers if hasattr(l, "activation")]
         bounded = bool(activations) and getattr(activations[-1], "__name__", "") == "sigmoid"
-        return _checks.batch("x", x, self.sample_shape, unit_range=bounded)
+        # a model trained on unclipped noise is meant for inputs outside [0, 1]
+        unclipped = getattr(self.corruption, "kind", None) == "gaussian_unclipped"
+        return _checks.batch("x", x, self.sample_shape, unit_range=bounded and not unclipped)
 
     def _check_codes(self, z):
         if isinstance(self.code_shape, list):

@@ -25,7 +25,7 @@ from keras import ops
 
 from aecore import _checks, losses
 
-NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
+NOISE_KINDS = ("gaussian", "gaussian_unclipped", "masking", "salt_pepper")
 
 
 def _stateless(layer):
@@ -37,9 +37,11 @@ class Corruption(keras.layers.Layer):
     """Corrupt inputs in [0, 1] while training; an identity at inference.
 
     Args:
-        kind: ``"gaussian"`` (add N(0, level^2) noise, clip to [0, 1]), ``"masking"``
-            (set a random fraction `level` of the values to 0) or ``"salt_pepper"``
-            (set a fraction `level` to 0 or 1, half each).
+        kind: ``"gaussian"`` (add N(0, level^2) noise, clip to [0, 1]),
+            ``"gaussian_unclipped"`` (the same noise, not clipped: zero-mean, the noise
+            classical denoisers such as BM3D are built for), ``"masking"`` (set a random
+            fraction `level` of the values to 0) or ``"salt_pepper"`` (set a fraction
+            `level` to 0 or 1, half each).
         level: the noise's standard deviation (gaussian) or the corrupted fraction.
         seed: seed of the layer's own random stream.
     """
@@ -49,7 +51,7 @@ class Corruption(keras.layers.Layer):
         if kind not in NOISE_KINDS:
             raise ValueError(f"kind must be one of {NOISE_KINDS}, got kind={kind!r}.")
         self.kind = kind
-        self.level = (_checks.non_negative("level", level) if kind == "gaussian"
+        self.level = (_checks.non_negative("level", level) if kind.startswith("gaussian")
                       else _checks.probability("level", level, closed_high=True))
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -58,9 +60,11 @@ class Corruption(keras.layers.Layer):
     def call(self, x, training=None):
         if not training or self.level == 0:
             return x
-        if self.kind == "gaussian":
+        if self.kind.startswith("gaussian"):
             noise = keras.random.normal(ops.shape(x), stddev=self.level, dtype=x.dtype,
                                         seed=self.seed_generator)
+            if self.kind == "gaussian_unclipped":
+                return x + noise
             return ops.clip(x + noise, 0.0, 1.0)
         u = keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=self.seed_generator)
         hit = u < self.level
