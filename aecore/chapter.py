@@ -104,8 +104,8 @@ class Comparison:
     def __str__(self) -> str:
         first, second = self.names
         if self.tie:
-            return (f"{first} and {second} tie: their mean {self.measure}s differ by less "
-                    "than the spread over seeds")
+            return (f"{first} and {second} tie on {self.measure}: their means differ by "
+                    "less than the spread over seeds")
         word = "lower" if self.difference < 0 else "higher"
         if self.unit is None:
             change = self.ours / self.theirs - 1

@@ -27,8 +27,8 @@ def test_compare_sentences(ours, theirs, sentence):
 def test_compare_calls_a_gap_within_the_seed_spread_a_tie():
     ours, theirs = [0.90, 1.00, 1.10], [1.02, 1.03, 1.04]  # means 1.00 and 1.03, sd 0.1
     result = compare(ours, theirs, names=("the VAE", "the AE"), measure="AUROC")
-    assert str(result) == ("the VAE and the AE tie: their mean AUROCs differ by less than "
-                           "the spread over seeds")
+    assert str(result) == ("the VAE and the AE tie on AUROC: their means differ by less "
+                           "than the spread over seeds")
     assert result.tie and result.winner is None
     assert result.spread == pytest.approx(np.std(ours, ddof=1))
     # one number each: no spread, so nothing is ranked
