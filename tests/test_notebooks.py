@@ -537,3 +537,21 @@ def test_hidden_budget_counts_hidden_lines():
               "metadata": {"tags": ["remove-cell"]}}
     share, too_long = _hidden_budget([visible, hidden])
     assert share == pytest.approx(16 / 18) and too_long == [16]
+
+
+# --- every chapter has an exercise the reader implements and aecore checks (issue 20) -------
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_chapter_has_a_checked_exercise_with_its_solution_run(path):
+    """A visible cell runs a checker on the reader's function, and a visible cell runs the
+    same checker on aecore's solution (so the build executes every worked solution)."""
+    visible = [source(c) for c in cells(path, "code")
+               if not HIDDEN_CODE_TAGS & set(c.get("metadata", {}).get("tags", []))]
+    checked = set()
+    for text in visible:
+        for check, argument in re.findall(r"exercises\.(check_\w+)\(\s*([\w.]+)", text):
+            checked.add((check, argument.endswith("solution_" + check[len("check_"):])))
+    names = {check for check, _ in checked}
+    assert names, f"{path.name}: no visible cell calls aecore.exercises.check_<idea>(...)"
+    for name in names:
+        assert (name, False) in checked, f"{path.name}: {name} never runs on the reader's code"
+        assert (name, True) in checked, f"{path.name}: {name}'s solution is never run"

@@ -161,6 +161,17 @@ def scope_box(page, index, scope):
 
 # --- the checks -----------------------------------------------------------------------------
 
+def test_the_book_shows_every_kind_of_figure(request):
+    """Issue 19's six figures, each in its chapter: every kind aecore.interactive draws is on
+    some built page (a chapter that drops its figure fails here, not silently)."""
+    site = Path(request.config.getoption("--site") or "_build/smoke/_build/html").resolve()
+    kinds = set()
+    for page in figure_pages(request.config):
+        kinds |= set(re.findall(r'data-aecore-figure=(?:\\?["\'])?([a-z_]+)',
+                                (site / f"{page}.html").read_text(errors="replace")))
+    assert kinds >= set(POINTER), f"figure kinds missing from the book: {set(POINTER) - kinds}"
+
+
 def test_figures_draw_offline(browser, base_url, screenshot_dir, figure_page):
     with figures_page(browser, base_url, figure_page) as (page, report):
         found = figures(page)
