@@ -364,7 +364,7 @@ JAX_SCRIPT = textwrap.dedent("""
     import keras, numpy as np
     import aecore
     from aecore import anomaly, baselines, data
-from aecore import timeseries as ts
+    from aecore import timeseries as ts
     from aecore.models import Autoencoder, conv1d_decoder, conv1d_encoder
     assert keras.backend.backend() == "jax", keras.backend.backend()
     data = aecore.load_dataset("digits", flatten=True)      # (n, 64): a window each
