@@ -249,6 +249,10 @@ _STYLE = """<style>
   border:1px solid #767676;border-radius:3px;padding:2px 4px}
 .aecore-figure .vega-bind label>input+span{display:none}
 .aecore-figure :focus-visible{outline:2px solid #0072B2;outline-offset:2px}
+/* narrower than the figure even after the reflow (a phone): scale the drawing down
+   rather than scroll sideways */
+.aecore-figure .vega-embed{max-width:100%}
+.aecore-figure .vega-embed svg{max-width:100%;height:auto}
 </style>"""
 
 # Loads the three scripts once per page (in order), then draws the chart; when the page is
