@@ -102,20 +102,21 @@ class Comparison:
         return self.names[0] if ours_better else self.names[1]
 
     def __str__(self) -> str:
-        first, second = self.names
         if self.tie:
-            return (f"{first} and {second} tie on {self.measure}: their means differ by "
-                    "less than the spread over seeds")
+            return (f"{self.names[0]} and {self.names[1]} tie on {self.measure}: their means "
+                    "differ by less than the spread over seeds")
+        # "PCA's", "the raw pixels'": a plural's possessive takes the apostrophe alone
+        first, second = (name + ("'" if name.endswith("s") else "'s") for name in self.names)
         word = "lower" if self.difference < 0 else "higher"
         if self.unit is None:
             change = self.ours / self.theirs - 1
             if abs(change) < 0.005:
-                text = f"{first}'s {self.measure} is within 0.5% of {second}'s"
+                text = f"{first} {self.measure} is within 0.5% of {second}"
             else:
-                text = f"{first}'s {self.measure} is {abs(change):.0%} {word} than {second}'s"
+                text = f"{first} {self.measure} is {abs(change):.0%} {word} than {second}"
         else:
             gap = f"{abs(self.difference):{self.fmt}}" + (f" {self.unit}" if self.unit else "")
-            text = f"{first}'s {self.measure} is {gap} {word} than {second}'s"
+            text = f"{first} {self.measure} is {gap} {word} than {second}"
         if self.tie is None:
             text += " (one run each, which ranks nothing)"
         return text

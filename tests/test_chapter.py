@@ -24,6 +24,14 @@ def test_compare_sentences(ours, theirs, sentence):
     assert str(compare(ours, theirs)) == sentence
 
 
+def test_compare_writes_a_plural_possessive_with_the_apostrophe_alone():
+    result = compare([0.70, 0.71, 0.72], [0.80, 0.81, 0.82], better="higher", unit="",
+                     names=("the fine-tuned encoder", "the raw pixels"),
+                     measure="accuracy", fmt=".2f")
+    assert str(result) == ("the fine-tuned encoder's accuracy is 0.10 lower than the raw "
+                           "pixels'")
+
+
 def test_compare_calls_a_gap_within_the_seed_spread_a_tie():
     ours, theirs = [0.90, 1.00, 1.10], [1.02, 1.03, 1.04]  # means 1.00 and 1.03, sd 0.1
     result = compare(ours, theirs, names=("the VAE", "the AE"), measure="AUROC")
