@@ -39,7 +39,7 @@ from aecore.models import (Autoencoder, Corruption, GaussianCode, conv_decoder, 
 
 BATCH_SIZE = 128
 WARMUP_EPOCHS = 1
-EPOCHS = {"basic": 10, "deep": 10, "conv": 5, "denoising": 6, "vae": 5}
+EPOCHS = {"basic": 10, "deep": 8, "conv": 5, "denoising": 6, "vae": 4}
 LEARNING_RATES = {"basic": 4e-3, "deep": 4e-3, "conv": 8e-3, "denoising": 4e-3, "vae": 4e-3}
 
 
