@@ -10,9 +10,10 @@ Every recipe follows one stated rule: Adam on a cosine schedule with one warm-up
 (`aecore.train.cosine_adam`), batches of `BATCH_SIZE`, for the configuration's fixed number
 of epochs (``EPOCHS``), validated on ``data.x_val``. The learning rates were chosen once on
 the validation split (never the test set); the epochs are what the book's CPU budget buys (the
-whole book, every model trained once per seed, builds in 45 minutes on two CPU cores; chapter 3
-prints what a run of each recipe costs). The validation error still falls slowly at the end of
-every schedule: a longer schedule (chapter 2's second exercise) still gives something.
+whole book, every model trained once per seed, builds within 45 minutes on two CPU cores;
+chapter 3 prints what a run of each recipe costs). The validation error still falls slowly at
+the end of every schedule: a longer schedule (chapter 2's second exercise) still gives
+something.
 
 ========================  =====================================================  =========
 recipe                    model                                                  chapters
