@@ -19,7 +19,7 @@ VEGA := book/_static/vega/.fetched-$(VEGA_VERSION)-$(VEGALITE_VERSION)-$(VEGAEMB
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: book test colab-test unit site-test smoke-book smoke-pytest lab venv clean clean-smoke
+.PHONY: book test colab-test unit site-test smoke-book smoke-nbval lab venv clean clean-smoke
 
 ## book: execute every notebook at full size and build the site into _build/html.
 ## Models that several chapters share are trained once per build (kept in _build/models).
@@ -30,14 +30,15 @@ book: $(STAMP) $(MATHJAX) $(VEGA)
 
 SMOKE_SITE := _build/smoke/_build/html
 
-## test: unit tests + every notebook in smoke mode under nbval (two workers, one notebook
-## per worker at a time), side by side with a -W smoke build (its notebook kernels mostly
-## wait on start-up, so the two share the two cores well),
-## then the smoke-built site in headless Chromium, axe-core included (skipped when Chromium
-## is missing)
+## test: every notebook in smoke mode under nbval (two workers), whose outputs seed the smoke
+## book's execution cache (conftest.py), so that the -W smoke build then renders every
+## notebook without running it again; then, side by side, the unit tests (two workers) and
+## the smoke-built site in headless Chromium, axe-core included (skipped when Chromium is
+## missing), which mostly waits on the browser
 test: $(STAMP) $(MATHJAX) $(VEGA) $(AXE)
-	$(MAKE) --no-print-directory -j2 --output-sync=target smoke-pytest smoke-book
-	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
+	$(MAKE) --no-print-directory smoke-nbval
+	$(MAKE) --no-print-directory smoke-book
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit site-test
 	@echo "Screenshots of every page: $(CURDIR)/_build/smoke/_build/screenshots"
 
 ## colab-test: every notebook in smoke mode, run by papermill from outside the repository,
@@ -48,20 +49,23 @@ test: $(STAMP) $(MATHJAX) $(VEGA) $(AXE)
 colab-test:
 	$(PYTHON) tests/colab/run.py $(COLAB_ARGS)
 
-smoke-pytest: $(STAMP)
-	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
-	    $(BIN)/python -m pytest tests notebooks --ignore=tests/site \
-	    --nbval-lax --nbval-current-env -n 2 --dist loadscope
+SMOKE_ENV := SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models
+
+## smoke-nbval: every notebook in smoke mode under nbval, its outputs kept for the smoke book
+smoke-nbval: $(STAMP)
+	$(SMOKE_ENV) $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env \
+	    -n 2 --dist loadscope --nb-cache $(CURDIR)/_build/smoke/_build/.jupyter_cache
 
 ## smoke-book: warning-free book build in smoke mode, in its own folder and cache
 smoke-book: $(STAMP) $(MATHJAX) $(VEGA)
-	SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models \
-	    $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
+	$(SMOKE_ENV) $(BIN)/jupyter-book build . --path-output _build/smoke -W --keep-going
 	@echo "Smoke build (not for publishing): $(CURDIR)/$(SMOKE_SITE)/index.html"
 
+## unit: aecore's tests (chapters they run with other parameters run in smoke mode)
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/site
+	$(SMOKE_ENV) $(BIN)/python -m pytest tests --ignore=tests/site -n 2
 
+## site-test: the smoke-built site in a real browser
 site-test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest tests/site --site $(SMOKE_SITE)
 
