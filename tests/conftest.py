@@ -38,8 +38,13 @@ def run_on_jax():
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
 
+    # The scripts' models are tiny, so they wait on XLA compiling, not on running: level 0
+    # of its CPU backend's optimisation compiles them about a third faster (measured).
+    xla_flags = os.environ.get("XLA_FLAGS", "--xla_backend_optimization_level=0")
+
     def run(script):
-        env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+        env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+               "XLA_FLAGS": xla_flags}
         done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
