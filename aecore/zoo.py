@@ -9,11 +9,11 @@ it appears. A reader who runs one chapter alone trains the models it needs there
 Every recipe follows one stated rule: Adam on a cosine schedule with one warm-up epoch
 (`aecore.train.cosine_adam`), batches of `BATCH_SIZE`, for the configuration's fixed number
 of epochs (``EPOCHS``), validated on ``data.x_val``. The learning rates were chosen once on
-the validation split (never the test set); the epochs are what the book's CPU budget buys (the
-whole book, every model trained once per seed, builds within 45 minutes on two CPU cores;
-chapter 3 prints what a run of each recipe costs). The validation error still falls slowly at
-the end of every schedule: a longer schedule (chapter 2's second exercise) still gives
-something.
+the validation split (never the test set); the epochs are what the book's CPU budget buys (a
+target of 45 minutes for the whole book on two CPU cores, every model trained once per seed;
+the README gives the measured build times; chapter 3 prints what a run of each recipe
+costs). The validation error still falls slowly at the end of every schedule: a longer
+schedule (chapter 2's second exercise) still gives something.
 
 ========================  =====================================================  =========
 recipe                    model                                                  chapters
