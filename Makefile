@@ -51,10 +51,10 @@ colab-test:
 
 SMOKE_ENV := SMOKE_TEST=1 AECORE_CACHE_DIR=$(CURDIR)/_build/smoke/models
 
-# The notebooks in the order the workers take them: the six slowest smoke runs first (35 to
-# 60 s each alone; the others 10 to 25 s), so that neither worker is left with a long one at
-# the end. (--no-loadscope-reorder keeps this order; by default the notebooks of most cells
-# go first.)
+# The notebooks in the order the workers take them: the six slowest smoke runs first (as
+# pytest --durations measured them), so that neither worker is left with a long one at the
+# end. (--no-loadscope-reorder keeps this order; by default the notebooks of most cells go
+# first.)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 SLOW_FIRST := $(foreach n,13_masked 10_feature 12_vector 09_image 15_time 08_anomaly,\
                 $(filter notebooks/$(n)%,$(NOTEBOOKS)))
